@@ -1,0 +1,200 @@
+"""The ``keras-genai`` command line: list, info, sample, train, export."""
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+
+EXAMPLES = """examples:
+  keras-genai list
+  keras-genai info dcgan_mnist
+  keras-genai sample dcgan_mnist -n 64 --seed 0 --output samples.png
+  keras-genai train dcgan_mnist --epochs 1 --output my_dcgan --workdir runs/dcgan
+  keras-genai export dcgan_mnist --output export/dcgan_mnist --format all
+
+Offline data: set KERAS_GENAI_DATA_DIR to a folder with one sub-folder of original
+dataset archives per dataset (for example <dir>/mnist/train-images-idx3-ubyte.gz).
+"""
+
+
+def main(argv=None):
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args) or 0
+    except (ValueError, KeyError, TypeError, FileExistsError, FileNotFoundError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"keras-genai {args.command}: error: {message}", file=sys.stderr)
+        return 1
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="keras-genai",
+        description="Generative models for Keras 3: load presets, sample, train, export.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = commands.add_parser("list", help="list the presets")
+    p.set_defaults(run=_list)
+
+    p = commands.add_parser("info", help="show a preset's metadata (recipe, metrics, weights)")
+    p.add_argument("preset", help="preset name, folder or URL")
+    p.add_argument("--json", action="store_true", help="print the raw metadata as JSON")
+    p.set_defaults(run=_info)
+
+    p = commands.add_parser("sample", help="draw samples from a preset and save a PNG grid")
+    p.add_argument("preset", help="preset name, folder or URL")
+    p.add_argument("-n", "--num-samples", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("--seed", type=int, default=None, help="integer seed for reproducible samples")
+    p.add_argument("--output", default="samples.png", help="PNG path (default samples.png)")
+    p.add_argument("--npy", default=None, help="also save the uint8 array (n, H, W, C) as .npy")
+    p.add_argument("--weights", default=None, help="a .weights.h5 path or URL to use instead")
+    p.set_defaults(run=_sample)
+
+    p = commands.add_parser("train", help="train a preset's recipe and save the result as a preset")
+    p.add_argument("preset", help="preset whose architecture and recipe to train")
+    p.add_argument("--output", required=True, help="folder for the trained preset")
+    p.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
+    p.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
+    p.add_argument("--steps-per-epoch", type=int, default=None, help="limit each epoch (quick runs)")
+    p.add_argument("--seed", type=int, default=None, help="default: the recipe's")
+    p.add_argument("--workdir", default=None, help="checkpoints, sample grids, TensorBoard logs; "
+                   "rerunning with the same workdir resumes an interrupted run")
+    p.add_argument("--from-pretrained", action="store_true", help="fine-tune the preset's weights")
+    p.add_argument("--data-dir", default=None, help="TFDS data_dir for prepared datasets")
+    p.add_argument("--manual-dir", default=None, help="folder with the dataset's original archives (offline)")
+    p.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
+    p.set_defaults(run=_train)
+
+    p = commands.add_parser("export", help="export for TF Serving (SavedModel) and LiteRT, checked")
+    p.add_argument("preset", help="preset name, folder or URL")
+    p.add_argument("--output", required=True, help="base folder; SavedModel goes to <output>/<version>/")
+    p.add_argument("--format", choices=["saved_model", "tflite", "all"], default="all")
+    p.add_argument("--version", type=int, default=1, help="TF Serving version folder (default 1)")
+    p.add_argument("--quantize", default="float32,float16,dynamic_int8",
+                   help="LiteRT variants, comma separated (float32, float16, dynamic_int8)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing export files")
+    p.add_argument("--no-check", action="store_true", help="skip the fresh-process parity checks")
+    p.set_defaults(run=_export)
+    return parser
+
+
+def _list(args):
+    from keras_genai import zoo
+
+    print(f"{'preset':<18} {'family':<6} {'dataset':<10} {'weights':<12} description")
+    for name in zoo.list():
+        meta = zoo.info(name)
+        weights = "pretrained" if meta["pretrained_available"] else "recipe only"
+        print(f"{name:<18} {meta.get('family', ''):<6} {meta.get('dataset', {}).get('name', ''):<10} "
+              f"{weights:<12} {meta.get('description', '').splitlines()[0][:70]}")
+
+
+def _info(args):
+    from keras_genai import zoo
+
+    meta = zoo.info(args.preset)
+    if args.json:
+        print(json.dumps(meta, indent=2))
+        return
+    print(f"{meta['name']}: {meta.get('description', '')}")
+    print(f"  folder:     {meta['path']}")
+    print(f"  weights:    {'available' if meta['pretrained_available'] else 'not available here'}")
+    for section in ("dataset", "training", "metrics"):
+        for key, value in (meta.get(section) or {}).items():
+            print(f"  {section}.{key}: {value}")
+    print(f"  model card: {os.path.join(meta['path'], 'README.md')}")
+
+
+def _sample(args):
+    import numpy as np
+
+    from keras_genai import plot, zoo
+
+    model = zoo.load(args.preset, weights=args.weights, compile=False)
+    images = model.sample(args.num_samples, seed=args.seed)
+    plot.save_grid(images, args.output)
+    if args.npy:
+        np.save(args.npy, images)
+    print(f"saved {len(images)} samples {images.shape[1:]} uint8 to {args.output}")
+
+
+def _train(args):
+    import keras
+
+    from keras_genai import callbacks, data, zoo
+
+    if os.path.exists(args.output) and not args.overwrite:
+        raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
+    meta = zoo.info(args.preset)
+    recipe = dict(meta.get("training", {}))
+    dataset = meta["dataset"]
+    epochs = args.epochs or recipe.get("epochs", 1)
+    batch_size = args.batch_size or recipe.get("batch_size", 128)
+    seed = recipe.get("seed", 0) if args.seed is None else args.seed
+    keras.utils.set_random_seed(seed)
+    model = zoo.load(args.preset, pretrained=args.from_pretrained)
+    train = data.images(dataset["name"], split=dataset.get("split", "train"), batch_size=batch_size,
+                        seed=seed, data_dir=args.data_dir, manual_dir=args.manual_dir)
+    if args.steps_per_epoch:
+        train = train.take(args.steps_per_epoch)
+    cbs = callbacks.standard(args.workdir) if args.workdir else []
+    print(f"training {args.preset} on {dataset['name']}/{dataset.get('split', 'train')}: "
+          f"{epochs} epochs, batch {batch_size}, seed {seed}", flush=True)
+    start = time.perf_counter()
+    history = model.fit(train, epochs=epochs, callbacks=cbs, shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
+    wall = time.perf_counter() - start
+    steps = int(sum(1 for _ in train)) if args.steps_per_epoch else None
+    recipe.update(
+        epochs=epochs, batch_size=batch_size, seed=seed,
+        steps_per_epoch=steps or recipe.get("steps_per_epoch"),
+        command="keras-genai " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("keras-genai") else recipe.get("command"),
+        wall_time_s=round(wall, 1),
+        machine=f"{platform.machine()}, {os.cpu_count()} CPU cores, TensorFlow {__import__('tensorflow').__version__}, Keras {keras.__version__}",
+        final_logs={k: round(float(v[-1]), 4) for k, v in history.history.items()},
+    )
+    meta.update(training=recipe)
+    meta.pop("path", None)
+    meta.pop("pretrained_available", None)
+    meta.pop("weights", None)
+    meta["metrics"] = {}
+    zoo.save_preset(model, args.output, meta, overwrite=args.overwrite)
+    print(f"saved the trained preset to {args.output} ({wall:.0f} s of training)")
+
+
+def _export(args):
+    from keras_genai import export, zoo
+
+    model = zoo.load(args.preset, compile=False)
+    reports = {}
+    if args.format in ("saved_model", "all"):
+        print("writing SavedModel ...", flush=True)
+        path = export.saved_model(model, args.output, version=args.version, overwrite=args.overwrite)
+        print(f"  {path}  signatures: {', '.join(model.export_signatures())}")
+        if not args.no_check:
+            reports.update(export.check_saved_model(model, path))
+        print("  TF Serving REST body (POST /v1/models/<name>:predict):")
+        print("   ", export.rest_request_body(model, "sample", num_samples=2, seed=0))
+    if args.format in ("tflite", "all"):
+        for quantize in [q.strip() for q in args.quantize.split(",") if q.strip()]:
+            path = os.path.join(args.output, f"model_{quantize}.tflite")
+            print(f"writing LiteRT {quantize} ...", flush=True)
+            export.tflite(model, path, quantize=quantize, overwrite=args.overwrite)
+            print(f"  {path}  ({os.path.getsize(path) / 1e6:.2f} MB)")
+            if not args.no_check:
+                reports.update(export.check_tflite(model, path, quantize))
+    for name, report in reports.items():
+        print(f"check {name}: max |diff| {report['max_abs_diff']:.3g} <= tolerance {report['tolerance']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

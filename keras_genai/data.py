@@ -1,0 +1,145 @@
+"""Image input pipelines through TensorFlow Datasets.
+
+On a machine with internet nothing needs to be set: TFDS downloads and prepares the dataset.
+Offline, put the dataset's original archive files (same names as the TFDS download URLs) in a
+folder and pass it as ``manual_dir``, or set ``KERAS_GENAI_DATA_DIR`` to a folder holding one
+sub-folder per dataset (``$KERAS_GENAI_DATA_DIR/mnist/train-images-idx3-ubyte.gz`` ...).
+Prepared datasets go to ``data_dir`` (default: TFDS's, ``~/tensorflow_datasets`` or
+``$TFDS_DATA_DIR``).
+"""
+
+import dataclasses
+import os
+
+import tensorflow as tf
+
+DATA_DIR_ENV = "KERAS_GENAI_DATA_DIR"
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageDataset:
+    """How one TFDS image dataset becomes model input."""
+
+    tfds_name: str
+    image_shape: tuple
+    num_classes: int
+    center_crop: int | None = None  # square crop around the centre before resizing
+
+
+IMAGE_DATASETS = {
+    "mnist": ImageDataset("mnist", (28, 28, 1), 10),
+    "fashion_mnist": ImageDataset("fashion_mnist", (28, 28, 1), 10),
+    "cifar10": ImageDataset("cifar10", (32, 32, 3), 10),
+    # CelebA (218x178): the usual 140x140 face crop, then 64x64 with antialiasing.
+    "celeb_a": ImageDataset("celeb_a", (64, 64, 3), 0, center_crop=140),
+}
+
+
+def resolve_manual_dir(name, manual_dir=None):
+    """The folder TFDS should read ``name``'s archives from, or None to download them.
+
+    ``manual_dir`` wins; else ``$KERAS_GENAI_DATA_DIR/<name>`` if it exists, else
+    ``$KERAS_GENAI_DATA_DIR`` itself.
+    """
+    if manual_dir is not None:
+        manual_dir = os.fspath(manual_dir)
+        if not os.path.isdir(manual_dir):
+            raise FileNotFoundError(f"manual_dir {manual_dir!r} is not a folder")
+        return manual_dir
+    root = os.environ.get(DATA_DIR_ENV)
+    if not root:
+        return None
+    candidate = os.path.join(root, name)
+    return candidate if os.path.isdir(candidate) else root
+
+
+def builder(name, data_dir=None, manual_dir=None):
+    """A prepared ``tfds`` builder for ``name`` (downloads, or reads ``manual_dir`` offline)."""
+    import tensorflow_datasets as tfds
+
+    tfds_builder = tfds.builder(name, data_dir=data_dir)
+    manual = resolve_manual_dir(name, manual_dir)
+    download_config = tfds.download.DownloadConfig(manual_dir=manual) if manual else None
+    tfds_builder.download_and_prepare(download_config=download_config)
+    return tfds_builder
+
+
+def image_spec(name):
+    """The ``ImageDataset`` entry for ``name``, with a clear error for unknown names."""
+    if name not in IMAGE_DATASETS:
+        raise ValueError(f"unknown image dataset {name!r}; expected one of {sorted(IMAGE_DATASETS)}")
+    return IMAGE_DATASETS[name]
+
+
+def preprocess_image(image, spec, value_range=(-1.0, 1.0)):
+    """uint8 image (H, W, C) -> float32 ``spec.image_shape`` scaled to ``value_range``."""
+    image = tf.convert_to_tensor(image)
+    if spec.center_crop:
+        height, width = tf.shape(image)[0], tf.shape(image)[1]
+        size = spec.center_crop
+        image = tf.image.crop_to_bounding_box(image, (height - size) // 2, (width - size) // 2, size, size)
+    image = tf.cast(image, tf.float32)
+    target = spec.image_shape[:2]
+    if spec.center_crop or image.shape[:2] != target:
+        image = tf.image.resize(image, target, method="bilinear", antialias=True)
+    low, high = value_range
+    image = image / 255.0 * (high - low) + low
+    return tf.ensure_shape(tf.clip_by_value(image, low, high), spec.image_shape)
+
+
+def images(
+    name,
+    split="train",
+    batch_size=128,
+    shuffle=True,
+    seed=0,
+    with_labels=False,
+    value_range=(-1.0, 1.0),
+    drop_remainder=True,
+    data_dir=None,
+    manual_dir=None,
+):
+    """A batched image ``tf.data.Dataset`` from TFDS.
+
+    Args:
+        name: one of ``IMAGE_DATASETS`` (mnist, fashion_mnist, cifar10, celeb_a).
+        split: a TFDS split string ("train", "test", "train[:10%]", ...).
+        batch_size: images per batch.
+        shuffle, seed: seeded shuffling (same seed -> same order).
+        with_labels: also yield int32 labels (batch,).
+        value_range: (low, high) of the float pixels; (-1, 1) matches tanh generators.
+        drop_remainder: drop the last partial batch (keeps batch shapes static).
+        data_dir, manual_dir: see the module docstring.
+    Returns:
+        Dataset of float32 images (batch, H, W, C), or (images, labels) with ``with_labels``.
+    """
+    spec = image_spec(name)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    tfds_builder = builder(spec.tfds_name, data_dir=data_dir, manual_dir=manual_dir)
+    ds = tfds_builder.as_dataset(split=split, shuffle_files=shuffle, read_config=_read_config(seed))
+    small = tfds_builder.info.splits[split].num_examples * _pixels(spec) < 2e8
+
+    def to_example(example):
+        image = preprocess_image(example["image"], spec, value_range)
+        if with_labels:
+            return image, tf.cast(example["label"], tf.int32)
+        return image
+
+    if small:
+        ds = ds.map(lambda e: {k: e[k] for k in ("image", "label") if k in e}).cache()
+    if shuffle:
+        ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+def _pixels(spec):
+    h, w, c = spec.image_shape
+    return h * w * c
+
+
+def _read_config(seed):
+    import tensorflow_datasets as tfds
+
+    return tfds.ReadConfig(shuffle_seed=seed)

@@ -1,0 +1,174 @@
+"""Exports for serving: SavedModel in TF Serving layout and LiteRT (TFLite) flatbuffers.
+
+Each family lists its endpoints in ``model.export_signatures()``; ``serving_default`` is its
+main one and ``model.edge_signature`` the one LiteRT gets (random ops are not LiteRT builtins,
+so edge graphs take the noise as input). ``check_*`` reload an export in a fresh Python process
+and compare it with the Keras model on the same inputs.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+QUANTIZATIONS = ("float32", "float16", "dynamic_int8")
+
+# Largest absolute difference allowed between an export and the Keras model, on outputs in
+# [-1, 1] (images). Measured values are reported by the checks; see tests/test_export.py.
+TOLERANCE = {
+    "saved_model": 1e-5,
+    "tflite_float32": 1e-4,
+    "tflite_float16": 2e-2,
+    "tflite_dynamic_int8": 0.25,
+}
+
+
+def saved_model(model, base_dir, version=1, overwrite=False):
+    """Writes a SavedModel at ``<base_dir>/<version>/`` (the layout TF Serving watches).
+
+    Signatures are the model's ``export_signatures()`` with named inputs and outputs.
+    An existing version folder is refused unless ``overwrite``; the folder appears only
+    when it is complete. Returns the version folder's path.
+    """
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"version must be a positive integer (TF Serving layout), got {version!r}")
+    target = os.path.join(os.path.abspath(os.fspath(base_dir)), str(version))
+    _refuse_existing(target, overwrite)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for name, (fn, signature) in model.export_signatures().items():
+        archive.add_endpoint(name=name, fn=fn, input_signature=signature)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    staging = tempfile.mkdtemp(dir=os.path.dirname(target), prefix=f".{version}-")
+    try:
+        archive.write_out(staging, verbose=False)
+        _move_into_place(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def tflite(model, path, quantize="float32", overwrite=False):
+    """Writes a LiteRT flatbuffer of the model's edge signature to ``path``.
+
+    Args:
+        quantize: "float32" (none), "float16" (weights in float16) or "dynamic_int8"
+            (dynamic-range quantization: int8 weights, float activations).
+    Returns:
+        ``path``. The file appears only when complete; an existing file is refused
+        unless ``overwrite``.
+    """
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+    path = os.path.abspath(os.fspath(path))
+    _refuse_existing(path, overwrite)
+    fn, signature = model.export_signatures()[model.edge_signature]
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(name="serving_default", fn=fn, input_signature=signature)
+    with tempfile.TemporaryDirectory() as graph_dir:
+        # Through a SavedModel, so the converter freezes the variables into constants.
+        archive.write_out(graph_dir, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(graph_dir, signature_keys=["serving_default"])
+        flatbuffer = _convert(converter, quantize)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=os.path.dirname(path), delete=False, suffix=".part") as f:
+        f.write(flatbuffer)
+    os.replace(f.name, path)
+    return path
+
+
+def _convert(converter, quantize):
+    if quantize != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    return converter.convert()
+
+
+def rest_request_body(model, signature="serving_default", num_samples=2, seed=0):
+    """A TF Serving REST body (JSON string) that fits one of the model's signatures.
+
+    POST it to ``http://HOST:8501/v1/models/<name>:predict``.
+    """
+    signatures = model.export_signatures()
+    if signature not in signatures:
+        raise KeyError(f"unknown signature {signature!r}; expected one of {sorted(signatures)}")
+    inputs = {}
+    for spec in signatures[signature][1]:
+        if spec.shape.rank == 0:
+            inputs[spec.name] = num_samples if spec.name == "num_samples" else seed
+        elif spec.name == "z":
+            inputs[spec.name] = np.round(model.noise(num_samples, seed=seed).numpy(), 4).tolist()
+        else:
+            raise ValueError(f"no example value for input {spec.name!r}")
+    return json.dumps({"signature_name": signature, "inputs": inputs})
+
+
+def check_saved_model(model, path, num_samples=4, seed=123):
+    """Runs the SavedModel at ``path`` in a fresh process and compares it with ``model``.
+
+    Checks ``serving_default`` on the same z (max |difference| <= TOLERANCE["saved_model"])
+    and, when present, ``sample`` on the same (num_samples, seed) (uint8, at most 1 apart).
+    Returns a report dict; raises ``AssertionError`` when a check fails.
+    """
+    z = model.noise(num_samples, seed=seed).numpy()
+    got = _run_fresh("saved_model", path, {"z": z}, "serving_default")["images"]
+    report = {"saved_model": _compare(model.generate(z), got, TOLERANCE["saved_model"], "saved_model")}
+    if "sample" in model.export_signatures():
+        inputs = {"num_samples": np.int32(num_samples), "seed": np.int64(seed)}
+        got = _run_fresh("saved_model", path, inputs, "sample")["images"]
+        expected = model.sample(num_samples, seed=seed)
+        report["sample"] = _compare(expected.astype(np.int32), got.astype(np.int32), 1, "sample signature")
+    return report
+
+
+def check_tflite(model, path, quantize="float32", num_samples=4, seed=123):
+    """Runs the LiteRT file in a fresh process on the same z as ``model``; returns a report."""
+    z = model.noise(num_samples, seed=seed).numpy()
+    outputs = _run_fresh("tflite", path, {"z": z})
+    key = f"tflite_{quantize}"
+    return {key: _compare(model.generate(z), outputs["images"], TOLERANCE[key], key)}
+
+
+def _compare(expected, got, tolerance, what):
+    expected, got = np.asarray(expected), np.asarray(got)
+    if expected.shape != got.shape:
+        raise AssertionError(f"{what}: output shape {got.shape} differs from Keras {expected.shape}")
+    diff = float(np.max(np.abs(expected.astype(np.float64) - got.astype(np.float64))))
+    if not diff <= tolerance:
+        raise AssertionError(f"{what}: max |difference| {diff:.3g} exceeds the tolerance {tolerance}")
+    return {"max_abs_diff": diff, "tolerance": tolerance}
+
+
+def _run_fresh(kind, path, inputs, *args):
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs_path, outputs_path = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
+        np.savez(inputs_path, **inputs)
+        command = [sys.executable, "-m", "keras_genai.runtime", kind, os.fspath(path), inputs_path, outputs_path, *args]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode:
+            raise RuntimeError(f"running the {kind} export in a fresh process failed:\n{result.stderr[-3000:]}")
+        return dict(np.load(outputs_path))
+
+
+def _refuse_existing(path, overwrite):
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} already exists; pass overwrite=True (CLI: --overwrite) to replace it")
+
+
+def _move_into_place(staging, target):
+    if os.path.exists(target):
+        trash = tempfile.mkdtemp(dir=os.path.dirname(target), prefix=".old-")
+        os.rename(target, os.path.join(trash, "old"))
+        os.rename(staging, target)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.rename(staging, target)

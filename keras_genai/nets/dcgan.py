@@ -1,0 +1,85 @@
+"""DCGAN generator and discriminator builders (Radford et al., 2015).
+
+Supported image shapes: 28x28 (grey or colour), 32x32 and 64x64. The generator starts from a
+7x7 (for 28) or 4x4 (for 32, 64) feature map and doubles the resolution with strided
+transposed convolutions, halving the filters each time; it ends in ``tanh`` so images are in
+[-1, 1]. The discriminator mirrors it with strided convolutions and LeakyReLU(0.2) and returns
+one logit per image.
+"""
+
+import keras
+from keras import layers
+
+SUPPORTED_SIZES = {28: 7, 32: 4, 64: 4}
+
+
+def _upsampling_steps(image_shape):
+    if len(image_shape) != 3:
+        raise ValueError(f"image_shape must be (height, width, channels), got {image_shape}")
+    height, width, channels = image_shape
+    if height != width or height not in SUPPORTED_SIZES:
+        raise ValueError(
+            f"DCGAN supports square images of size {sorted(SUPPORTED_SIZES)}, got {height}x{width}"
+        )
+    if channels not in (1, 3):
+        raise ValueError(f"DCGAN supports 1 or 3 channels, got {channels}")
+    start = SUPPORTED_SIZES[height]
+    steps = 0
+    while start * 2**steps < height:
+        steps += 1
+    return start, steps
+
+
+def dcgan_generator(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, name="generator"):
+    """Builds a DCGAN generator.
+
+    Args:
+        image_shape: (height, width, channels) of the output, height in {28, 32, 64}.
+        latent_dim: size of the noise vector z.
+        base_filters: filters of the last hidden layer; earlier layers use multiples of it.
+    Returns:
+        A functional ``keras.Model`` mapping z (batch, latent_dim) float32 to images
+        (batch, height, width, channels) float32 in [-1, 1].
+    """
+    start, steps = _upsampling_steps(tuple(image_shape))
+    filters = base_filters * 2 ** (steps - 1)
+    z = keras.Input((latent_dim,), name="z")
+    x = layers.Dense(start * start * filters, use_bias=False)(z)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.Reshape((start, start, filters))(x)
+    for _ in range(steps - 1):
+        filters //= 2
+        x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+    x = layers.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same")(x)
+    images = layers.Activation("tanh", dtype="float32", name="images")(x)
+    return keras.Model(z, images, name=name)
+
+
+def dcgan_discriminator(image_shape=(28, 28, 1), base_filters=64, dropout=0.0, name="discriminator"):
+    """Builds a DCGAN discriminator.
+
+    Args:
+        image_shape: (height, width, channels) of the input images, in [-1, 1].
+        base_filters: filters of the first convolution; each later one doubles them.
+        dropout: dropout rate after each convolution block (0 disables it).
+    Returns:
+        A functional ``keras.Model`` mapping images (batch, H, W, C) to logits (batch, 1) float32.
+    """
+    _, steps = _upsampling_steps(tuple(image_shape))
+    images = keras.Input(tuple(image_shape), name="images")
+    x = images
+    filters = base_filters
+    for i in range(steps):
+        x = layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=i == 0)(x)
+        if i > 0:
+            x = layers.BatchNormalization()(x)
+        x = layers.LeakyReLU(0.2)(x)
+        if dropout:
+            x = layers.Dropout(dropout)(x)
+        filters *= 2
+    x = layers.Flatten()(x)
+    logits = layers.Dense(1, dtype="float32", name="logits")(x)
+    return keras.Model(images, logits, name=name)

@@ -1,0 +1,172 @@
+"""A preset folder on disk: config.json, metadata.json, model.weights.h5, README.md, samples.png.
+
+A preset is data only. ``config.json`` is the Keras serialization of the compiled model
+(architecture and optimizers), ``metadata.json`` says where it came from and what was measured
+(dataset, recipe, metrics, sha256 of the weights), ``README.md`` is the model card rendered
+from the metadata.
+"""
+
+import copy
+import datetime
+import json
+import os
+import shutil
+import tempfile
+
+import keras
+
+from keras_genai.zoo.errors import MissingWeightsError, PresetError
+from keras_genai.zoo.remote import sha256_of, verify
+
+CONFIG_FILE = "config.json"
+METADATA_FILE = "metadata.json"
+WEIGHTS_FILE = "model.weights.h5"
+CARD_FILE = "README.md"
+SAMPLES_FILE = "samples.png"
+
+
+def read_json(folder, name):
+    path = os.path.join(folder, name)
+    if not os.path.isfile(path):
+        raise PresetError(f"{folder} is not a preset folder: {name} is missing")
+    with open(path) as f:
+        return json.load(f)
+
+
+def build_model(folder, compile=True):
+    """The untrained model described by ``folder/config.json`` (compiled if it was saved so)."""
+    config = read_json(folder, CONFIG_FILE)
+    compile_config = config.pop("compile_config", None)
+    model = keras.saving.deserialize_keras_object(config)
+    if compile and compile_config:
+        model.compile_from_config(compile_config)
+    return model
+
+
+def load_weights(model, path, sha256=None):
+    """Loads a ``.weights.h5`` file into ``model`` after checking its sha256 (if given)."""
+    if not os.path.isfile(path):
+        raise MissingWeightsError(f"weights file {path} does not exist")
+    if sha256:
+        verify(path, sha256, "weights file")
+    try:
+        model.load_weights(path)
+    except Exception as error:  # h5py and Keras raise many types for broken files
+        raise PresetError(f"could not load weights from {path}: {error}") from error
+
+
+def save_preset(model, folder, metadata, overwrite=False, samples=True):
+    """Writes ``model`` as a preset folder, atomically.
+
+    Args:
+        model: a family model (``get_config``/``save_weights``; ``sample`` for samples.png).
+        folder: destination; refused if it exists unless ``overwrite``.
+        metadata: dict (name, family, description, dataset, training, metrics, ...); the
+            weights entry (file, sha256) is filled in here.
+        samples: also write samples.png, a grid of ``model.sample(64, seed=0)``.
+    Returns:
+        The metadata as written.
+    """
+    folder = os.path.abspath(os.fspath(folder))
+    if os.path.exists(folder) and not overwrite:
+        raise FileExistsError(f"{folder} exists; pass overwrite=True to replace it")
+    parent = os.path.dirname(folder)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(folder)}-")
+    try:
+        metadata = copy.deepcopy(metadata)
+        config = keras.saving.serialize_keras_object(model)
+        with open(os.path.join(staging, CONFIG_FILE), "w") as f:
+            json.dump(config, f, indent=1)
+        _save_weights_without_optimizer(model, config, os.path.join(staging, WEIGHTS_FILE))
+        metadata["weights"] = {
+            "file": WEIGHTS_FILE,
+            "sha256": sha256_of(os.path.join(staging, WEIGHTS_FILE)),
+            "bytes": os.path.getsize(os.path.join(staging, WEIGHTS_FILE)),
+        }
+        metadata.setdefault("saved_at", datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+        metadata["parameters"] = int(model.count_params())
+        if samples:
+            from keras_genai import plot
+
+            plot.save_grid(model.sample(64, seed=0), os.path.join(staging, SAMPLES_FILE))
+        write_metadata(staging, metadata)
+        _replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return metadata
+
+
+def write_metadata(folder, metadata):
+    """Writes metadata.json and re-renders README.md (the model card) from it."""
+    with open(os.path.join(folder, METADATA_FILE), "w") as f:
+        json.dump(metadata, f, indent=2, sort_keys=False)
+        f.write("\n")
+    with open(os.path.join(folder, CARD_FILE), "w") as f:
+        f.write(render_model_card(metadata))
+
+
+def _save_weights_without_optimizer(model, config, path):
+    config = dict(config)
+    config.pop("compile_config", None)
+    bare = keras.saving.deserialize_keras_object(config)
+    bare.set_weights(model.get_weights())
+    bare.save_weights(path)
+
+
+def _replace(staging, folder):
+    if os.path.exists(folder):
+        trash = folder + ".old"
+        shutil.rmtree(trash, ignore_errors=True)
+        os.rename(folder, trash)
+        os.rename(staging, folder)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.rename(staging, folder)
+
+
+def render_model_card(metadata):
+    """The model card (Markdown) for a preset's metadata."""
+    name = metadata["name"]
+    lines = [f"# {name}", "", metadata.get("description", ""), ""]
+    lines += ["## Use", "", "```python", "import keras_genai", f'model = keras_genai.zoo.load("{name}")']
+    lines += ["images = model.sample(16, seed=0)  # uint8, (16, H, W, C)", "```", ""]
+    weights = metadata.get("weights") or {}
+    if not weights.get("sha256"):
+        lines += ["## Weights", "", weights.get("unavailable", "No pretrained weights are shipped."), ""]
+    dataset = metadata.get("dataset", {})
+    if dataset:
+        lines += ["## Data", ""]
+        lines += [f"- {key}: {_fmt(value)}" for key, value in dataset.items()]
+        lines.append("")
+    training = metadata.get("training", {})
+    if training:
+        lines += ["## Training", ""]
+        lines += [f"- {key}: {_fmt(value)}" for key, value in training.items() if key != "command"]
+        if "command" in training:
+            lines += ["", "Reproduce:", "", "```bash", training["command"], "```"]
+        lines.append("")
+    lines += ["## Evaluation", ""]
+    metrics = metadata.get("metrics") or {}
+    if metrics:
+        for key, value in metrics.items():
+            lines.append(f"- {key}: {_fmt(value)}")
+    else:
+        lines.append("No metrics measured yet.")
+    lines.append("")
+    if weights.get("sha256"):
+        lines += ["## Files", "", f"- {weights['file']}: {weights['bytes']} bytes, sha256 `{weights['sha256']}`"]
+        lines += [f"- parameters: {metadata.get('parameters')}", ""]
+        lines += ["## Samples", "", f"![samples]({SAMPLES_FILE})", "", "`model.sample(64, seed=0)`", ""]
+    if metadata.get("limitations"):
+        lines += ["## Limitations", "", metadata["limitations"], ""]
+    return "\n".join(lines)
+
+
+def _fmt(value):
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (dict, list)):
+        return "`" + json.dumps(value) + "`"
+    return str(value)

@@ -1,0 +1,103 @@
+"""Files behind URLs: downloaded once into a cache and checked against a sha256."""
+
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.parse
+import zipfile
+
+import keras
+
+from keras_genai.zoo.errors import ChecksumError
+
+CACHE_ENV = "KERAS_GENAI_CACHE"
+URL_SCHEMES = ("https", "http", "file")
+
+
+def is_url(value):
+    return isinstance(value, str) and urllib.parse.urlparse(value).scheme in URL_SCHEMES
+
+
+def cache_dir():
+    """Where downloads are kept: ``$KERAS_GENAI_CACHE`` or ``~/.keras/keras_genai``."""
+    return os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".keras", "keras_genai")
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(path, sha256, what):
+    """Raises ``ChecksumError`` unless the file at ``path`` has the given sha256."""
+    actual = sha256_of(path)
+    if actual != sha256.lower():
+        raise ChecksumError(
+            f"{what} at {path} has sha256 {actual}, expected {sha256}: the file is corrupted or "
+            "was changed; nothing was loaded"
+        )
+
+
+def fetch(url, sha256):
+    """Downloads ``url`` (https://, http:// or file://) once and returns the cached path.
+
+    The sha256 is required for remote files and checked on every call; a cached file with
+    the wrong hash is downloaded again, and a download with the wrong hash is deleted.
+    """
+    if not sha256:
+        raise ValueError(f"a sha256 is required to load {url}; pass sha256=... (hex digest)")
+    name = os.path.basename(urllib.parse.urlparse(url).path) or "download"
+    subdir = os.path.join("downloads", sha256[:16])
+    os.makedirs(cache_dir(), exist_ok=True)  # get_file falls back to /tmp/.keras otherwise
+    try:
+        path = keras.utils.get_file(
+            fname=name,
+            origin=url,
+            file_hash=sha256,
+            hash_algorithm="sha256",
+            cache_subdir=subdir,
+            cache_dir=cache_dir(),
+        )
+    except ValueError as error:
+        stale = os.path.join(cache_dir(), subdir, name)
+        if os.path.exists(stale):
+            os.remove(stale)
+        raise ChecksumError(f"{url} does not have sha256 {sha256}; nothing was loaded ({error})") from None
+    verify(path, sha256, f"download of {url}")
+    return path
+
+
+def unpack_preset(archive, sha256):
+    """Extracts a preset archive (.zip, .tar, .tar.gz) once; returns the preset folder.
+
+    The archive holds the preset files at its top level or inside a single folder.
+    """
+    target = os.path.join(cache_dir(), "presets", sha256[:16])
+    if not os.path.isdir(target):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        staging = tempfile.mkdtemp(dir=os.path.dirname(target), prefix=".unpack-")
+        try:
+            if zipfile.is_zipfile(archive):
+                with zipfile.ZipFile(archive) as z:
+                    z.extractall(staging)
+            elif tarfile.is_tarfile(archive):
+                with tarfile.open(archive) as t:
+                    t.extractall(staging, filter="data")
+            else:
+                raise ValueError(f"{archive} is not a .zip or .tar(.gz) preset archive")
+            try:
+                os.rename(staging, target)
+            except OSError:  # another process unpacked it first
+                shutil.rmtree(staging, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    entries = [e for e in os.listdir(target) if not e.startswith(".")]
+    if "metadata.json" not in entries and len(entries) == 1:
+        return os.path.join(target, entries[0])
+    return target

@@ -1,0 +1,67 @@
+import glob
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_genai import callbacks
+
+
+def _data(n=32):
+    images = -np.ones((n, 28, 28, 1), np.float32)
+    images[:, 10:18, 10:18] = 1.0
+    return tf.data.Dataset.from_tensor_slices(images).batch(16)
+
+
+def test_sample_grid_writes_one_png_per_epoch(tiny_gan, tmp_path):
+    tiny_gan.fit(_data(), epochs=2, verbose=0, callbacks=[callbacks.SampleGrid(tmp_path, num_samples=9)])
+    assert sorted(os.listdir(tmp_path)) == ["epoch_0001.png", "epoch_0002.png"]
+    assert open(tmp_path / "epoch_0001.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tensorboard_images_beside_scalars(tiny_gan, tmp_path):
+    cbs = [keras.callbacks.TensorBoard(str(tmp_path)), callbacks.TensorBoardImages(tmp_path, num_samples=4)]
+    tiny_gan.fit(_data(), epochs=2, verbose=0, callbacks=cbs)
+    events = glob.glob(str(tmp_path / "samples" / "events.*"))
+    assert events and glob.glob(str(tmp_path / "train" / "events.*"))
+    steps = []
+    for event in tf.compat.v1.train.summary_iterator(events[0]):
+        for value in event.summary.value:
+            if value.tag == "samples":
+                steps.append(event.step)
+                assert value.metadata.plugin_data.plugin_name == "images"
+    assert steps == [1, 2]
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_fit_resumes_through_backup_and_restore(tiny_gan, tmp_path):
+    import pytest
+
+    standard = callbacks.standard(tmp_path, tensorboard=False)
+    with pytest.raises(KeyboardInterrupt):
+        tiny_gan.fit(_data(), epochs=4, verbose=0, callbacks=standard + [_Interrupt(1)])
+    assert int(tiny_gan.d_optimizer.iterations) == 4
+    weights_after_2_epochs = [w.numpy().copy() for w in tiny_gan.generator.weights]
+
+    keras.utils.set_random_seed(1)
+    from keras_genai.models import dcgan
+
+    fresh = dcgan((28, 28, 1), latent_dim=8, base_filters=8, seed=0)
+    fresh.compile()
+    history = fresh.fit(_data(), epochs=4, verbose=0, callbacks=callbacks.standard(tmp_path, tensorboard=False))
+    assert len(history.history["d_loss"]) == 2  # epochs 3 and 4 only
+    assert int(fresh.d_optimizer.iterations) == 8  # restored 4 steps + 4 new
+    assert os.path.isfile(tmp_path / "checkpoints" / "last.keras")
+    assert sorted(os.listdir(tmp_path / "samples"))[-1] == "epoch_0004.png"
+    assert not os.path.exists(tmp_path / "backup") or not os.listdir(tmp_path / "backup")
+    assert weights_after_2_epochs  # restored state was not this fresh model's initial state

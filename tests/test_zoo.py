@@ -1,0 +1,157 @@
+import functools
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import tarfile
+import threading
+
+import numpy as np
+import pytest
+
+from keras_genai import zoo
+from keras_genai.models import GAN
+
+
+def _sha256(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+@pytest.fixture
+def tiny_preset(tiny_gan, tmp_path):
+    folder = tmp_path / "tiny_preset"
+    zoo.save_preset(tiny_gan, folder, {"name": "tiny", "family": "gan", "description": "test preset"})
+    return folder
+
+
+def test_list_and_info_cover_the_shipped_presets():
+    names = zoo.list()
+    assert {"dcgan_mnist", "dcgan_celeba"} <= set(names)
+    info = zoo.info("dcgan_mnist")
+    assert info["dataset"]["name"] == "mnist" and info["pretrained_available"]
+    assert info["training"]["wall_time_s"] > 0
+    assert not zoo.info("dcgan_celeba")["pretrained_available"]
+
+
+def test_load_pretrained_dcgan_mnist_is_ready_to_sample_and_fit():
+    model = zoo.load("dcgan_mnist")
+    assert isinstance(model, GAN) and model.d_optimizer is not None
+    images = model.sample(16, seed=0)
+    assert images.shape == (16, 28, 28, 1) and images.dtype == np.uint8
+    # Trained digits: mostly dark background with bright strokes, unlike an untrained net.
+    assert (images < 50).mean() > 0.6 and (images > 200).mean() > 0.05
+
+
+def test_unknown_name_suggests_the_closest():
+    with pytest.raises(zoo.UnknownPresetError, match="did you mean dcgan_mnist"):
+        zoo.load("dcgan_mnsit")
+
+
+def test_recipe_only_preset_explains_how_to_get_weights():
+    with pytest.raises(zoo.MissingWeightsError) as error:
+        zoo.load("dcgan_celeba")
+    message = str(error.value)
+    assert "keras-genai train dcgan_celeba" in message and "pretrained=False" in message
+    model = zoo.load("dcgan_celeba", pretrained=False)
+    assert model.image_shape == (64, 64, 3)
+
+
+def test_save_preset_round_trip(tiny_gan, tiny_preset):
+    assert sorted(os.listdir(tiny_preset)) == ["README.md", "config.json", "metadata.json", "model.weights.h5", "samples.png"]
+    meta = json.loads((tiny_preset / "metadata.json").read_text())
+    assert meta["weights"]["sha256"] == _sha256(tiny_preset / "model.weights.h5")
+    assert "# tiny" in (tiny_preset / "README.md").read_text()
+    loaded = zoo.load(str(tiny_preset))
+    np.testing.assert_array_equal(loaded.sample(4, seed=2), tiny_gan.sample(4, seed=2))
+    assert loaded.d_optimizer is not None
+    with pytest.raises(FileExistsError):
+        zoo.save_preset(tiny_gan, tiny_preset, {"name": "tiny"})
+
+
+def test_tampered_weights_are_refused(tiny_preset):
+    weights = tiny_preset / "model.weights.h5"
+    data = bytearray(weights.read_bytes())
+    data[-100] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(zoo.ChecksumError, match="expected"):
+        zoo.load(str(tiny_preset))
+
+
+def test_corrupted_weights_without_checksum_give_a_clear_error(tiny_preset):
+    meta = json.loads((tiny_preset / "metadata.json").read_text())
+    meta["weights"].pop("sha256")
+    (tiny_preset / "metadata.json").write_text(json.dumps(meta))
+    (tiny_preset / "model.weights.h5").write_bytes(b"not an h5 file")
+    with pytest.raises(zoo.PresetError, match="could not load weights"):
+        zoo.load(str(tiny_preset))
+
+
+def test_weights_override_is_checked(tiny_preset, tmp_path):
+    with pytest.raises(zoo.ChecksumError):
+        zoo.load(str(tiny_preset), weights=str(tiny_preset / "model.weights.h5"), weights_sha256="0" * 64)
+    with pytest.raises(zoo.MissingWeightsError):
+        zoo.load(str(tiny_preset), weights=str(tmp_path / "nope.weights.h5"))
+
+
+def _archive(folder, tmp_path):
+    path = tmp_path / "tiny.tar.gz"
+    with tarfile.open(path, "w:gz") as t:
+        t.add(folder, arcname="tiny")
+    return path, _sha256(path)
+
+
+def test_file_url_preset_with_checksum(tiny_gan, tiny_preset, tmp_path):
+    archive, sha = _archive(tiny_preset, tmp_path)
+    model = zoo.load(archive.as_uri(), sha256=sha)
+    np.testing.assert_array_equal(model.sample(2, seed=0), tiny_gan.sample(2, seed=0))
+    with pytest.raises(ValueError, match="sha256 is required"):
+        zoo.load(archive.as_uri())
+
+
+def test_url_with_wrong_checksum_loads_nothing_and_caches_nothing(tiny_preset, tmp_path):
+    archive, _ = _archive(tiny_preset, tmp_path)
+    with pytest.raises(zoo.ChecksumError):
+        zoo.load(archive.as_uri(), sha256="f" * 64)
+    cache = tmp_path / "cache"
+    leftovers = [f for _, _, files in os.walk(cache) for f in files] if cache.exists() else []
+    assert leftovers == []
+
+
+def test_http_preset_downloads_once(tiny_preset, tmp_path):
+    archive, sha = _archive(tiny_preset, tmp_path)
+    hits = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(tmp_path)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{archive.name}"
+        zoo.register("tiny_http", url, sha256=sha)
+        assert "tiny_http" in zoo.list()
+        first = zoo.load("tiny_http").sample(2, seed=1)
+        second = zoo.load(url, sha256=sha).sample(2, seed=1)
+    finally:
+        server.shutdown()
+    np.testing.assert_array_equal(first, second)
+    assert hits == [f"/{archive.name}"]
+
+
+def test_register_a_folder(tiny_preset):
+    zoo.register("my_tiny", str(tiny_preset))
+    assert zoo.info("my_tiny")["name"] == "tiny"
+    with pytest.raises(zoo.PresetError, match="not a preset folder"):
+        zoo.register("bad", str(tiny_preset / "nope"))
+
+
+def test_wrong_source_type():
+    with pytest.raises(TypeError, match="preset name"):
+        zoo.load(42)
