@@ -1,0 +1,419 @@
+"""Benchmark of a DCGAN preset on CPU: training, sampling (Keras, SavedModel, LiteRT), cold start.
+
+    KERAS_GENAI_DATA_DIR=/path/to/data python benchmarks/dcgan_mnist.py [--quick] [--output PATH]
+
+Measures, each as the median over several timed repeats after warm-up (raw repeats kept):
+
+1. Training throughput (images/s) of ``model.fit`` on real MNIST batches of 128 from
+   ``keras_genai.data.images("mnist")``, with the preset's architecture and optimizers
+   (``zoo.load(preset, pretrained=False)``, compiled as the preset is):
+   - ``steady``: ``fit`` over batches already held in memory (``ds.take(N).cache()``,
+     filled once before timing): the cost of the train steps themselves.
+   - ``fresh_pipeline``: ``fit(ds.take(N))`` on the shuffled TFDS pipeline, which starts a
+     new iterator (and refills the 10,000-image shuffle buffer) every call, as a short run
+     would.
+2. Sampling throughput (images/s) at batch 256 from the same fixed z for: the Keras model
+   (``model.generate(z)``), the exported SavedModel's ``serving_default`` signature (loaded
+   once in this process) and LiteRT float32 / float16 / dynamic_int8 flatbuffers
+   (``ai_edge_litert`` ``Interpreter`` loaded once, input resized to 256; only ``invoke``
+   is timed). Each backend's output is compared with Keras (max |difference|).
+3. Cold start: wall time of a fresh ``python -c`` process that imports keras_genai, loads
+   the preset and draws 16 samples, next to a process that only imports keras_genai.
+
+Also records the sizes of the exports and the environment. Results are printed as a table
+and written as JSON (default ``benchmarks/results/dcgan_mnist.json`` next to this script).
+If the preset has no pretrained weights, the untrained architecture is used throughout
+(throughput does not depend on weight values) and the JSON says ``"pretrained": false``.
+"""
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_OUTPUT = os.path.join(HERE, "results", "dcgan_mnist.json")
+
+TRAIN_BATCH = 128
+SAMPLE_BATCH = 256
+QUANTIZATIONS = ("float32", "float16", "dynamic_int8")
+
+# (quick, full) settings. Timings on a 2-core machine shared with a training job:
+# quick ~1.5 min, full ~5 min.
+SETTINGS = {
+    "quick": dict(
+        train_warmup_steps=3, train_steps=5, train_repeats=3,
+        sample_warmup=2, sample_iters=5, sample_repeats=3, cold_repeats=3,
+    ),
+    "full": dict(
+        train_warmup_steps=5, train_steps=20, train_repeats=5,
+        sample_warmup=5, sample_iters=20, sample_repeats=7, cold_repeats=3,
+    ),
+}
+
+
+def log(message):
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def summary(values, unit):
+    """Median and spread of repeat values, with the raw list."""
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "unit": unit,
+        "repeats": list(values),
+    }
+
+
+def folder_size(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
+    return total
+
+
+def package_version(name):
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def environment():
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import keras_genai
+
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:
+        affinity = None
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True, timeout=10
+        ).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras_backend": keras.backend.backend(),
+        "numpy": np.__version__,
+        "ai_edge_litert": package_version("ai-edge-litert"),
+        "keras_genai": keras_genai.__version__,
+        "git_commit": commit,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "cpu_affinity": affinity,
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+# --------------------------------------------------------------------------- training
+def bench_training(preset, settings):
+    import keras_genai
+
+    log("training: loading MNIST and the untrained preset")
+    ds = keras_genai.data.images("mnist", batch_size=TRAIN_BATCH)
+    model = keras_genai.zoo.load(preset, pretrained=False)  # compiled with the preset's optimizers
+    steps, repeats = settings["train_steps"], settings["train_repeats"]
+
+    # Warm-up: traces the train function and fills the optimizers' slots.
+    model.fit(ds.take(settings["train_warmup_steps"]), epochs=1, verbose=0)
+
+    # Steady state: the same real batches from memory, so only the train steps are timed.
+    in_memory = ds.take(steps).cache()
+    for _ in in_memory:  # fills the cache
+        pass
+    model.fit(in_memory, epochs=1, verbose=0)  # one more warm-up on this dataset
+    steady = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        model.fit(in_memory, epochs=1, verbose=0)
+        steady.append(steps * TRAIN_BATCH / (time.perf_counter() - start))
+        log(f"training steady repeat {i + 1}/{repeats}: {steady[-1]:.0f} images/s")
+
+    # Short fits straight from the TFDS pipeline (new iterator each call).
+    fresh = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        model.fit(ds.take(steps), epochs=1, verbose=0)
+        fresh.append(steps * TRAIN_BATCH / (time.perf_counter() - start))
+        log(f"training fresh-pipeline repeat {i + 1}/{repeats}: {fresh[-1]:.0f} images/s")
+
+    return {
+        "batch_size": TRAIN_BATCH,
+        "steps_per_repeat": steps,
+        "warmup_steps": settings["train_warmup_steps"],
+        "generator_params": model.generator.count_params(),
+        "discriminator_params": model.discriminator.count_params(),
+        "steady": summary(steady, "images/s"),
+        "fresh_pipeline": summary(fresh, "images/s"),
+    }
+
+
+# --------------------------------------------------------------------------- sampling
+def time_calls(fn, warmup, iters, repeats, label):
+    for _ in range(warmup):
+        fn()
+    values = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(iters):
+            fn()
+        values.append(iters * SAMPLE_BATCH / (time.perf_counter() - start))
+    log(f"sampling {label}: median {statistics.median(values):.0f} images/s")
+    return values
+
+
+def max_abs_diff(a, b):
+    import numpy as np
+
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+def bench_sampling_and_exports(preset, pretrained, settings, tflite_threads):
+    import numpy as np
+    import tensorflow as tf
+
+    import keras_genai
+    from ai_edge_litert.interpreter import Interpreter
+
+    model = keras_genai.zoo.load(preset, pretrained=pretrained)
+    z = model.noise(SAMPLE_BATCH, seed=0).numpy()
+    reference = model.generate(z)
+    timing = dict(warmup=settings["sample_warmup"], iters=settings["sample_iters"], repeats=settings["sample_repeats"])
+    results, sizes, export_seconds = {}, {}, {}
+
+    values = time_calls(lambda: model.generate(z), label="keras", **timing)
+    results["keras_generate"] = summary(values, "images/s")
+
+    with tempfile.TemporaryDirectory(prefix="bench_dcgan_") as tmp:
+        log("exporting SavedModel")
+        start = time.perf_counter()
+        saved_path = keras_genai.export.saved_model(model, os.path.join(tmp, "saved_model"), version=1)
+        export_seconds["saved_model"] = time.perf_counter() - start
+        sizes["saved_model"] = folder_size(saved_path)
+
+        loaded = tf.saved_model.load(saved_path)  # kept alive while its signature is used
+        serving = loaded.signatures["serving_default"]
+        z_tensor = tf.constant(z)
+        output = serving(z=z_tensor)["images"].numpy()
+        values = time_calls(lambda: serving(z=z_tensor)["images"].numpy(), label="saved_model", **timing)
+        results["saved_model_serving_default"] = summary(values, "images/s")
+        results["saved_model_serving_default"]["max_abs_diff_vs_keras"] = max_abs_diff(output, reference)
+        del serving, loaded
+
+        for quantize in QUANTIZATIONS:
+            log(f"exporting LiteRT {quantize}")
+            path = os.path.join(tmp, f"dcgan_{quantize}.tflite")
+            start = time.perf_counter()
+            keras_genai.export.tflite(model, path, quantize=quantize)
+            export_seconds[f"tflite_{quantize}"] = time.perf_counter() - start
+            sizes[f"tflite_{quantize}"] = os.path.getsize(path)
+
+            interpreter = Interpreter(model_path=path, num_threads=tflite_threads)
+            (input_detail,) = interpreter.get_input_details()
+            (output_detail,) = interpreter.get_output_details()
+            interpreter.resize_tensor_input(input_detail["index"], [SAMPLE_BATCH, z.shape[1]])
+            interpreter.allocate_tensors()
+            interpreter.set_tensor(input_detail["index"], z.astype(input_detail["dtype"]))
+            interpreter.invoke()
+            output = interpreter.get_tensor(output_detail["index"])
+            values = time_calls(interpreter.invoke, label=f"tflite {quantize}", **timing)
+            key = f"tflite_{quantize}"
+            results[key] = summary(values, "images/s")
+            results[key]["max_abs_diff_vs_keras"] = max_abs_diff(output, reference)
+            del interpreter
+
+    return {
+        "batch_size": SAMPLE_BATCH,
+        "calls_per_repeat": settings["sample_iters"],
+        "warmup_calls": settings["sample_warmup"],
+        "tflite_num_threads": tflite_threads,
+        "throughput": results,
+        "export_seconds_single_run": export_seconds,
+        "sizes_bytes": sizes,
+        "notes": (
+            "keras: model.generate(z) returning numpy; saved_model: signature call plus .numpy(); "
+            "tflite: interpreter.invoke() only (input set before timing)."
+        ),
+    }
+
+
+# --------------------------------------------------------------------------- cold start
+COLD_START_CODE = """\
+import json, time
+t0 = time.perf_counter()
+import keras_genai
+t1 = time.perf_counter()
+{body}
+t2 = time.perf_counter()
+print("BENCH_JSON " + json.dumps({{"import_s": t1 - t0, "after_import_s": t2 - t1}}))
+"""
+
+
+def run_fresh_process(body, repeats, label):
+    code = COLD_START_CODE.format(body=body)
+    walls, inner = [], []
+    for i in range(repeats):
+        start = time.perf_counter()
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
+        walls.append(time.perf_counter() - start)
+        if result.returncode:
+            raise RuntimeError(f"cold-start process ({label}) failed:\n{result.stderr[-3000:]}")
+        line = next(l for l in result.stdout.splitlines() if l.startswith("BENCH_JSON "))
+        inner.append(json.loads(line[len("BENCH_JSON "):]))
+        log(f"cold start {label} {i + 1}/{repeats}: {walls[-1]:.2f} s")
+    return {
+        "wall": summary(walls, "s"),
+        "in_process_import": summary([r["import_s"] for r in inner], "s"),
+        "in_process_after_import": summary([r["after_import_s"] for r in inner], "s"),
+    }
+
+
+def bench_cold_start(preset, pretrained, repeats):
+    load_sample = f"m = keras_genai.zoo.load({preset!r}, pretrained={pretrained!r}); m.sample(16, seed=0)"
+    import_only = run_fresh_process("pass", repeats, "import only")
+    full = run_fresh_process(load_sample, repeats, "import+load+sample")
+    return {
+        "pretrained": pretrained,
+        "import_only_code": "import keras_genai",
+        "load_and_sample_code": f"import keras_genai; {load_sample}",
+        "import_only": import_only,
+        "import_load_sample": full,
+        "load_and_sample_extra_s": full["wall"]["median"] - import_only["wall"]["median"],
+    }
+
+
+# --------------------------------------------------------------------------- report
+def human_bytes(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def print_table(report):
+    env, train, sampling, cold = report["environment"], report["training"], report["sampling"], report["cold_start"]
+    lines = [
+        f"DCGAN benchmark: preset {report['preset']} (pretrained weights: {report['pretrained']}), "
+        f"{'quick' if report['quick'] else 'full'} run",
+        f"TF {env['tensorflow']}, Keras {env['keras']}, {env['cpu_count']} CPUs ({env['cpu_model']}), "
+        f"{env['platform']}, {env['date_utc']}",
+        f"load average at start {env['load_average_at_start']}, at end {report['load_average_at_end']}",
+        "",
+        f"{'measurement':<44}{'median':>12}{'min':>12}{'max':>12}  unit",
+        "-" * 86,
+    ]
+
+    def row(name, s, fmt="{:.0f}"):
+        lines.append(
+            f"{name:<44}{fmt.format(s['median']):>12}{fmt.format(s['min']):>12}{fmt.format(s['max']):>12}  {s['unit']}"
+        )
+
+    row(f"train, batch {train['batch_size']}, in-memory batches", train["steady"])
+    row(f"train, batch {train['batch_size']}, fresh TFDS pipeline", train["fresh_pipeline"])
+    for key, s in sampling["throughput"].items():
+        row(f"sample, batch {sampling['batch_size']}, {key}", s)
+    row("cold start: import keras_genai", cold["import_only"]["wall"], "{:.2f}")
+    row("cold start: import + load + sample(16)", cold["import_load_sample"]["wall"], "{:.2f}")
+    lines.append(f"{'  difference (load + sample)':<44}{cold['load_and_sample_extra_s']:>12.2f}{'':>24}  s")
+    lines += ["", "export sizes (export time, one run):"]
+    for key, size in sampling["sizes_bytes"].items():
+        lines.append(f"  {key:<24}{human_bytes(size):>12}   ({sampling['export_seconds_single_run'][key]:.1f} s)")
+    diffs = {k: v["max_abs_diff_vs_keras"] for k, v in sampling["throughput"].items() if "max_abs_diff_vs_keras" in v}
+    lines.append("max |output - Keras| at batch 256: " + ", ".join(f"{k} {v:.2g}" for k, v in diffs.items()))
+    if not report["pretrained"]:
+        lines.append("note: no pretrained weights; untrained weights used for sampling, exports and cold start.")
+    print("\n".join(lines), flush=True)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats (about 1.5 minutes)")
+    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="JSON results path (default: %(default)s)")
+    parser.add_argument("--preset", default="dcgan_mnist", help="preset name or folder (default: %(default)s)")
+    parser.add_argument(
+        "--tflite-threads", type=int, default=os.cpu_count() or 1,
+        help="num_threads of the LiteRT interpreters (default: CPU count, %(default)s)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+    settings = SETTINGS["quick" if args.quick else "full"]
+    output = os.path.abspath(args.output)
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    started = time.perf_counter()
+
+    import keras_genai
+
+    env = environment()
+    try:
+        pretrained = bool(keras_genai.zoo.info(args.preset)["pretrained_available"])
+        pretrained_note = None
+    except Exception as error:  # e.g. weights URL unreachable offline
+        pretrained, pretrained_note = False, f"{type(error).__name__}: {error}"
+    if not pretrained:
+        log(f"{args.preset} has no pretrained weights available; using pretrained=False throughout")
+
+    report = {
+        "benchmark": "dcgan_mnist",
+        "preset": args.preset,
+        "pretrained": pretrained,
+        "pretrained_note": pretrained_note,
+        "quick": args.quick,
+        "settings": settings,
+        "environment": env,
+    }
+    report["training"] = bench_training(args.preset, settings)
+    report["sampling"] = bench_sampling_and_exports(args.preset, pretrained, settings, args.tflite_threads)
+    report["cold_start"] = bench_cold_start(args.preset, pretrained, settings["cold_repeats"])
+    report["load_average_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    report["total_seconds"] = time.perf_counter() - started
+
+    partial = output + ".part"
+    with open(partial, "w") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+    os.replace(partial, output)
+    print_table(report)
+    print(f"\nwrote {output} ({report['total_seconds']:.0f} s)", flush=True)
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from keras_genai import zoo
+
+
+def cli(*args, cwd=None):
+    result = subprocess.run([sys.executable, "-m", "keras_genai.cli", *args], capture_output=True, text=True, cwd=cwd)
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_console_script_help_lists_the_commands():
+    script = shutil.which("keras-genai")
+    assert script, "the keras-genai console script is not installed"
+    result = subprocess.run([script, "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for command in ("list", "info", "sample", "train", "export"):
+        assert command in result.stdout
+
+
+def test_list_and_info():
+    code, out, _ = cli("list")
+    assert code == 0 and "dcgan_mnist" in out and "recipe only" in out
+    code, out, _ = cli("info", "dcgan_celeba")
+    assert code == 0 and "not available here" in out and "celeb_a" in out
+
+
+def test_sample_writes_png_and_array(tmp_path):
+    code, out, err = cli("sample", "dcgan_mnist", "-n", "9", "--seed", "0", "--output", str(tmp_path / "s.png"), "--npy", str(tmp_path / "s.npy"))
+    assert code == 0, err
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    images = np.load(tmp_path / "s.npy")
+    np.testing.assert_array_equal(images, zoo.load("dcgan_mnist", compile=False).sample(9, seed=0))
+
+
+@pytest.mark.parametrize("args,expected", [
+    (("sample", "dcgan_mnst"), "did you mean dcgan_mnist"),
+    (("sample", "dcgan_mnist", "-n", "0"), "positive integer"),
+    (("sample", "dcgan_celeba"), "keras-genai train dcgan_celeba"),
+])
+def test_bad_input_exits_1_with_a_clear_message(args, expected, tmp_path):
+    code, _, err = cli(*args, "--output", str(tmp_path / "x.png"))
+    assert code == 1 and expected in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_export_all_formats_checked(tmp_path):
+    code, out, err = cli("export", "dcgan_mnist", "--output", str(tmp_path / "dcgan_mnist"))
+    assert code == 0, err
+    assert os.path.isfile(tmp_path / "dcgan_mnist" / "1" / "saved_model.pb")
+    for q in ("float32", "float16", "dynamic_int8"):
+        assert os.path.isfile(tmp_path / "dcgan_mnist" / f"model_{q}.tflite")
+        assert f"check tflite_{q}: max |diff|" in out
+    assert '"signature_name": "sample"' in out
+    code, _, err = cli("export", "dcgan_mnist", "--output", str(tmp_path / "dcgan_mnist"), "--format", "saved_model")
+    assert code == 1 and "--overwrite" in err
+
+
+@pytest.mark.skipif(not os.environ.get("KERAS_GENAI_DATA_DIR"), reason="needs MNIST files (KERAS_GENAI_DATA_DIR)")
+def test_train_a_few_steps_on_mnist_and_load_the_result(tmp_path):
+    out_dir = tmp_path / "trained"
+    code, out, err = cli("train", "dcgan_mnist", "--output", str(out_dir), "--epochs", "1", "--steps-per-epoch", "3",
+                         "--batch-size", "32", "--workdir", str(tmp_path / "run"))
+    assert code == 0, err[-3000:]
+    meta = zoo.info(str(out_dir))
+    assert meta["training"]["steps_per_epoch"] == 3 and meta["training"]["wall_time_s"] > 0
+    assert meta["metrics"] == {}
+    model = zoo.load(str(out_dir))
+    assert model.sample(2, seed=0).shape == (2, 28, 28, 1)
+    assert os.path.isfile(tmp_path / "run" / "samples" / "epoch_0001.png")
+    code, _, err = cli("train", "dcgan_mnist", "--output", str(out_dir), "--epochs", "1")
+    assert code == 1 and "--overwrite" in err
