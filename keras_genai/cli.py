@@ -13,6 +13,7 @@ EXAMPLES = """examples:
   keras-genai info dcgan_mnist
   keras-genai sample dcgan_mnist -n 64 --seed 0 --output samples.png
   keras-genai train dcgan_mnist --epochs 1 --output my_dcgan --workdir runs/dcgan
+  keras-genai evaluate dcgan_mnist --num-samples 10000 --features mnist
   keras-genai export dcgan_mnist --output export/dcgan_mnist --format all
 
 Offline data: set KERAS_GENAI_DATA_DIR to a folder with one sub-folder of original
@@ -74,6 +75,20 @@ def _parser():
     p.add_argument("--manual-dir", default=None, help="folder with the dataset's original archives (offline)")
     p.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     p.set_defaults(run=_train)
+
+    p = commands.add_parser("evaluate", help="measure FID, KID, IS, precision/recall of a preset's samples")
+    p.add_argument("preset", help="preset name, folder or URL")
+    p.add_argument("--metrics", default="fid,kid,is,pr", help="comma separated: fid, kid, is, pr")
+    p.add_argument("--num-samples", type=int, default=10_000, help="generated images (default 10000)")
+    p.add_argument("--features", choices=["mnist", "inception"], default="mnist",
+                   help="feature network: the shipped MNIST classifier (offline) or InceptionV3 (downloads)")
+    p.add_argument("--reference", default=None, help="TFDS dataset/split to compare with (default: <preset dataset>/test)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--output", default=None, help="write the results as JSON here")
+    p.add_argument("--update-card", action="store_true",
+                   help="store the results in the preset's metadata.json and re-render its model card")
+    p.set_defaults(run=_evaluate)
 
     p = commands.add_parser("export", help="export for TF Serving (SavedModel) and LiteRT, checked")
     p.add_argument("preset", help="preset name, folder or URL")
@@ -143,8 +158,9 @@ def _train(args):
     seed = recipe.get("seed", 0) if args.seed is None else args.seed
     keras.utils.set_random_seed(seed)
     model = zoo.load(args.preset, pretrained=args.from_pretrained)
+    classifier = meta.get("family") == "classifier"
     train = data.images(dataset["name"], split=dataset.get("split", "train"), batch_size=batch_size,
-                        seed=seed, data_dir=args.data_dir, manual_dir=args.manual_dir)
+                        seed=seed, with_labels=classifier, data_dir=args.data_dir, manual_dir=args.manual_dir)
     if args.steps_per_epoch:
         train = train.take(args.steps_per_epoch)
     cbs = callbacks.standard(args.workdir) if args.workdir else []
@@ -167,8 +183,40 @@ def _train(args):
     meta.pop("pretrained_available", None)
     meta.pop("weights", None)
     meta["metrics"] = {}
-    zoo.save_preset(model, args.output, meta, overwrite=args.overwrite)
+    if classifier:
+        test = data.images(dataset["name"], split="test", batch_size=500, shuffle=False, with_labels=True,
+                           drop_remainder=False, data_dir=args.data_dir, manual_dir=args.manual_dir)
+        scores = model.evaluate(test, return_dict=True, verbose=0)
+        meta["metrics"] = {"test_accuracy": round(float(scores["accuracy"]), 4),
+                           "test_loss": round(float(scores["loss"]), 4)}
+        print(f"test accuracy {scores['accuracy']:.4f}")
+    zoo.save_preset(model, args.output, meta, overwrite=args.overwrite, samples=hasattr(model, "sample"))
     print(f"saved the trained preset to {args.output} ({wall:.0f} s of training)")
+
+
+def _evaluate(args):
+    from keras_genai import zoo
+    from keras_genai.metrics import evaluate
+    from keras_genai.zoo import preset
+
+    meta = zoo.info(args.preset)
+    reference = args.reference or f"{meta['dataset']['name']}/test"
+    name, _, split = reference.partition("/")
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    model = zoo.load(args.preset, compile=False)
+    results = evaluate.evaluate(model, metrics=metrics, num_samples=args.num_samples, features=args.features,
+                                reference=(name, split or "test"), batch_size=args.batch_size, seed=args.seed)
+    results["command"] = "keras-genai " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("keras-genai") else None
+    print(json.dumps(results, indent=2))
+    if args.output:
+        with open(args.output, "w") as f:
+            json.dump(results, f, indent=2)
+    if args.update_card:
+        folder = meta.pop("path")
+        meta.pop("pretrained_available", None)
+        meta.setdefault("metrics", {})[f"{args.features}_features"] = results
+        preset.write_metadata(folder, meta)
+        print(f"updated {os.path.join(folder, 'metadata.json')} and the model card")
 
 
 def _export(args):

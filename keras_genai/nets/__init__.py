@@ -1,5 +1,6 @@
 """Network builders shared by the model families."""
 
+from keras_genai.nets.classifier import conv_classifier
 from keras_genai.nets.dcgan import dcgan_discriminator, dcgan_generator
 
-__all__ = ["dcgan_discriminator", "dcgan_generator"]
+__all__ = ["conv_classifier", "dcgan_discriminator", "dcgan_generator"]
