@@ -7,6 +7,6 @@
 
 __version__ = "0.1.0"
 
-from keras_genai import callbacks, data, export, losses, models, nets, plot, zoo  # noqa: E402
+from keras_genai import callbacks, data, export, losses, metrics, models, nets, plot, zoo  # noqa: E402
 
-__all__ = ["callbacks", "data", "export", "losses", "models", "nets", "plot", "zoo"]
+__all__ = ["callbacks", "data", "export", "losses", "metrics", "models", "nets", "plot", "zoo"]
