@@ -11,6 +11,7 @@ Prepared datasets go to ``data_dir`` (default: TFDS's, ``~/tensorflow_datasets``
 import dataclasses
 import os
 
+import numpy as np
 import tensorflow as tf
 
 DATA_DIR_ENV = "KERAS_GENAI_DATA_DIR"
@@ -49,6 +50,8 @@ def resolve_manual_dir(name, manual_dir=None):
     root = os.environ.get(DATA_DIR_ENV)
     if not root:
         return None
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"${DATA_DIR_ENV}={root!r} is not a folder")
     candidate = os.path.join(root, name)
     return candidate if os.path.isdir(candidate) else root
 
@@ -116,9 +119,12 @@ def images(
     spec = image_spec(name)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if with_labels and not spec.num_classes:
+        raise ValueError(f"{name!r} has no class labels; use with_labels=False")
     tfds_builder = builder(spec.tfds_name, data_dir=data_dir, manual_dir=manual_dir)
     ds = tfds_builder.as_dataset(split=split, shuffle_files=shuffle, read_config=_read_config(seed))
-    small = tfds_builder.info.splits[split].num_examples * _pixels(spec) < 2e8
+    stored_pixels = int(np.prod(tfds_builder.info.features["image"].shape))
+    small = tfds_builder.info.splits[split].num_examples * stored_pixels < 2e8  # cache in memory
 
     def to_example(example):
         image = preprocess_image(example["image"], spec, value_range)
@@ -132,11 +138,6 @@ def images(
         ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
     ds = ds.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
-
-
-def _pixels(spec):
-    h, w, c = spec.image_shape
-    return h * w * c
 
 
 def _read_config(seed):
