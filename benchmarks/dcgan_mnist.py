@@ -48,18 +48,24 @@ TRAIN_BATCH = 128
 SAMPLE_BATCH = 256
 QUANTIZATIONS = ("float32", "float16", "dynamic_int8")
 
-# (quick, full) settings. Timings on a 2-core machine shared with a training job:
-# quick ~1.5 min, full ~5 min.
+# (quick, full) settings. Sampling adapts per backend: calls per repeat aim at
+# ``sample_repeat_s`` seconds (at most ``sample_max_iters``), and a backend whose timed repeats
+# would take more than ``sample_budget_s`` gets fewer repeats (at least 2). On a 2-core machine
+# shared with a training job: quick ~1.5 minutes, full ~5 minutes.
 SETTINGS = {
     "quick": dict(
         train_warmup_steps=3, train_steps=5, train_repeats=3,
-        sample_warmup=2, sample_iters=5, sample_repeats=3, cold_repeats=3,
+        sample_warmup=2, sample_max_iters=10, sample_repeats=3, sample_repeat_s=0.5, sample_budget_s=20,
+        cold_repeats=3,
     ),
     "full": dict(
         train_warmup_steps=5, train_steps=20, train_repeats=5,
-        sample_warmup=5, sample_iters=20, sample_repeats=7, cold_repeats=3,
+        sample_warmup=5, sample_max_iters=50, sample_repeats=7, sample_repeat_s=2.0, sample_budget_s=90,
+        cold_repeats=3,
     ),
 }
+MIN_REPEATS = 2
+SLOW_CALL_S = 1.0  # a warm-up call slower than this ends the warm-up
 
 
 def log(message):
@@ -136,6 +142,7 @@ def environment():
         "cpu_affinity": affinity,
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL"),
     }
 
 
@@ -183,17 +190,31 @@ def bench_training(preset, settings):
 
 
 # --------------------------------------------------------------------------- sampling
-def time_calls(fn, warmup, iters, repeats, label):
-    for _ in range(warmup):
+def time_calls(fn, label, settings):
+    """Throughput of ``fn`` (one call = SAMPLE_BATCH images): warm-up, then timed repeats.
+
+    Returns (images/s per repeat, details). Slow backends get one warm-up call and fewer
+    calls/repeats so that each stays within the time budget.
+    """
+    per_call = None
+    for _ in range(settings["sample_warmup"]):
+        start = time.perf_counter()
         fn()
+        per_call = time.perf_counter() - start
+        if per_call > SLOW_CALL_S:
+            break
+    iters = max(1, min(settings["sample_max_iters"], round(settings["sample_repeat_s"] / per_call)))
+    repeats = settings["sample_repeats"]
+    if repeats * iters * per_call > settings["sample_budget_s"]:
+        repeats = max(MIN_REPEATS, min(repeats, int(settings["sample_budget_s"] // (iters * per_call))))
     values = []
     for _ in range(repeats):
         start = time.perf_counter()
         for _ in range(iters):
             fn()
         values.append(iters * SAMPLE_BATCH / (time.perf_counter() - start))
-    log(f"sampling {label}: median {statistics.median(values):.0f} images/s")
-    return values
+    log(f"sampling {label}: median {statistics.median(values):.0f} images/s ({repeats} x {iters} calls)")
+    return values, {"calls_per_repeat": iters, "last_warmup_call_s": per_call}
 
 
 def max_abs_diff(a, b):
@@ -212,11 +233,15 @@ def bench_sampling_and_exports(preset, pretrained, settings, tflite_threads):
     model = keras_genai.zoo.load(preset, pretrained=pretrained)
     z = model.noise(SAMPLE_BATCH, seed=0).numpy()
     reference = model.generate(z)
-    timing = dict(warmup=settings["sample_warmup"], iters=settings["sample_iters"], repeats=settings["sample_repeats"])
     results, sizes, export_seconds = {}, {}, {}
 
-    values = time_calls(lambda: model.generate(z), label="keras", **timing)
-    results["keras_generate"] = summary(values, "images/s")
+    def record(key, values, details, output=None):
+        results[key] = summary(values, "images/s")
+        results[key].update(details)
+        if output is not None:
+            results[key]["max_abs_diff_vs_keras"] = max_abs_diff(output, reference)
+
+    record("keras_generate", *time_calls(lambda: model.generate(z), "keras", settings))
 
     with tempfile.TemporaryDirectory(prefix="bench_dcgan_") as tmp:
         log("exporting SavedModel")
@@ -228,10 +253,8 @@ def bench_sampling_and_exports(preset, pretrained, settings, tflite_threads):
         loaded = tf.saved_model.load(saved_path)  # kept alive while its signature is used
         serving = loaded.signatures["serving_default"]
         z_tensor = tf.constant(z)
-        output = serving(z=z_tensor)["images"].numpy()
-        values = time_calls(lambda: serving(z=z_tensor)["images"].numpy(), label="saved_model", **timing)
-        results["saved_model_serving_default"] = summary(values, "images/s")
-        results["saved_model_serving_default"]["max_abs_diff_vs_keras"] = max_abs_diff(output, reference)
+        values, details = time_calls(lambda: serving(z=z_tensor)["images"].numpy(), "saved_model", settings)
+        record("saved_model_serving_default", values, details, serving(z=z_tensor)["images"].numpy())
         del serving, loaded
 
         for quantize in QUANTIZATIONS:
@@ -248,25 +271,20 @@ def bench_sampling_and_exports(preset, pretrained, settings, tflite_threads):
             interpreter.resize_tensor_input(input_detail["index"], [SAMPLE_BATCH, z.shape[1]])
             interpreter.allocate_tensors()
             interpreter.set_tensor(input_detail["index"], z.astype(input_detail["dtype"]))
-            interpreter.invoke()
-            output = interpreter.get_tensor(output_detail["index"])
-            values = time_calls(interpreter.invoke, label=f"tflite {quantize}", **timing)
-            key = f"tflite_{quantize}"
-            results[key] = summary(values, "images/s")
-            results[key]["max_abs_diff_vs_keras"] = max_abs_diff(output, reference)
+            values, details = time_calls(interpreter.invoke, f"tflite {quantize}", settings)
+            # The output of the last invoke, on the same z.
+            record(f"tflite_{quantize}", values, details, interpreter.get_tensor(output_detail["index"]))
             del interpreter
 
     return {
         "batch_size": SAMPLE_BATCH,
-        "calls_per_repeat": settings["sample_iters"],
-        "warmup_calls": settings["sample_warmup"],
         "tflite_num_threads": tflite_threads,
         "throughput": results,
         "export_seconds_single_run": export_seconds,
         "sizes_bytes": sizes,
         "notes": (
             "keras: model.generate(z) returning numpy; saved_model: signature call plus .numpy(); "
-            "tflite: interpreter.invoke() only (input set before timing)."
+            "tflite: interpreter.invoke() only (input set before timing). Same z (seed 0) for all."
         ),
     }
 
@@ -333,22 +351,25 @@ def print_table(report):
         f"{env['platform']}, {env['date_utc']}",
         f"load average at start {env['load_average_at_start']}, at end {report['load_average_at_end']}",
         "",
-        f"{'measurement':<44}{'median':>12}{'min':>12}{'max':>12}  unit",
-        "-" * 86,
+        f"{'measurement':<46}{'median':>10}{'min':>10}{'max':>10}{'repeats':>9}  unit",
+        "-" * 92,
     ]
 
     def row(name, s, fmt="{:.0f}"):
         lines.append(
-            f"{name:<44}{fmt.format(s['median']):>12}{fmt.format(s['min']):>12}{fmt.format(s['max']):>12}  {s['unit']}"
+            f"{name:<46}{fmt.format(s['median']):>10}{fmt.format(s['min']):>10}{fmt.format(s['max']):>10}"
+            f"{len(s['repeats']):>9}  {s['unit']}"
         )
 
     row(f"train, batch {train['batch_size']}, in-memory batches", train["steady"])
-    row(f"train, batch {train['batch_size']}, fresh TFDS pipeline", train["fresh_pipeline"])
+    row(f"train, batch {train['batch_size']}, fresh pipeline, {train['steps_per_repeat']} steps", train["fresh_pipeline"])
     for key, s in sampling["throughput"].items():
         row(f"sample, batch {sampling['batch_size']}, {key}", s)
     row("cold start: import keras_genai", cold["import_only"]["wall"], "{:.2f}")
     row("cold start: import + load + sample(16)", cold["import_load_sample"]["wall"], "{:.2f}")
-    lines.append(f"{'  difference (load + sample)':<44}{cold['load_and_sample_extra_s']:>12.2f}{'':>24}  s")
+    lines.append(f"{'  difference of the medians':<46}{cold['load_and_sample_extra_s']:>10.2f}{'':>29}  s")
+    row("  in that process: import keras_genai", cold["import_load_sample"]["in_process_import"], "{:.2f}")
+    row("  in that process: load + sample(16)", cold["import_load_sample"]["in_process_after_import"], "{:.2f}")
     lines += ["", "export sizes (export time, one run):"]
     for key, size in sampling["sizes_bytes"].items():
         lines.append(f"  {key:<24}{human_bytes(size):>12}   ({sampling['export_seconds_single_run'][key]:.1f} s)")
@@ -361,7 +382,7 @@ def print_table(report):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats (about 1.5 minutes)")
+    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats (1-2 minutes on 2 CPUs)")
     parser.add_argument("--output", default=DEFAULT_OUTPUT, help="JSON results path (default: %(default)s)")
     parser.add_argument("--preset", default="dcgan_mnist", help="preset name or folder (default: %(default)s)")
     parser.add_argument(

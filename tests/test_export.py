@@ -116,3 +116,11 @@ def test_check_reports_a_mismatch(tiny_gan, tmp_path):
     tiny_gan.generator.set_weights([w + 0.5 for w in other])
     with pytest.raises(AssertionError, match="exceeds the tolerance"):
         export.check_saved_model(tiny_gan, path)
+
+
+def test_tflite_with_a_fixed_batch_size(tiny_gan, tmp_path):
+    path = export.tflite(tiny_gan, tmp_path / "m.tflite", quantize="dynamic_int8", batch_size=3)
+    report = export.check_tflite(tiny_gan, path, "dynamic_int8")
+    assert report["tflite_dynamic_int8"]["max_abs_diff"] <= export.TOLERANCE["tflite_dynamic_int8"]
+    with pytest.raises(ValueError, match="batch_size"):
+        export.tflite(tiny_gan, tmp_path / "n.tflite", batch_size=0)
