@@ -258,23 +258,26 @@ def bench_sampling_and_exports(preset, pretrained, settings, tflite_threads):
         del serving, loaded
 
         for quantize in QUANTIZATIONS:
-            log(f"exporting LiteRT {quantize}")
-            path = os.path.join(tmp, f"dcgan_{quantize}.tflite")
-            start = time.perf_counter()
-            keras_genai.export.tflite(model, path, quantize=quantize)
-            export_seconds[f"tflite_{quantize}"] = time.perf_counter() - start
-            sizes[f"tflite_{quantize}"] = os.path.getsize(path)
+            for fixed_batch in (None, SAMPLE_BATCH):
+                key = f"tflite_{quantize}" + ("_fixed_batch" if fixed_batch else "")
+                log(f"exporting LiteRT {quantize} (batch {fixed_batch or 'dynamic'})")
+                path = os.path.join(tmp, f"{key}.tflite")
+                start = time.perf_counter()
+                keras_genai.export.tflite(model, path, quantize=quantize, batch_size=fixed_batch)
+                export_seconds[key] = time.perf_counter() - start
+                sizes[key] = os.path.getsize(path)
 
-            interpreter = Interpreter(model_path=path, num_threads=tflite_threads)
-            (input_detail,) = interpreter.get_input_details()
-            (output_detail,) = interpreter.get_output_details()
-            interpreter.resize_tensor_input(input_detail["index"], [SAMPLE_BATCH, z.shape[1]])
-            interpreter.allocate_tensors()
-            interpreter.set_tensor(input_detail["index"], z.astype(input_detail["dtype"]))
-            values, details = time_calls(interpreter.invoke, f"tflite {quantize}", settings)
-            # The output of the last invoke, on the same z.
-            record(f"tflite_{quantize}", values, details, interpreter.get_tensor(output_detail["index"]))
-            del interpreter
+                interpreter = Interpreter(model_path=path, num_threads=tflite_threads)
+                (input_detail,) = interpreter.get_input_details()
+                (output_detail,) = interpreter.get_output_details()
+                if not fixed_batch:
+                    interpreter.resize_tensor_input(input_detail["index"], [SAMPLE_BATCH, z.shape[1]])
+                interpreter.allocate_tensors()
+                interpreter.set_tensor(input_detail["index"], z.astype(input_detail["dtype"]))
+                values, details = time_calls(interpreter.invoke, key, settings)
+                # The output of the last invoke, on the same z.
+                record(key, values, details, interpreter.get_tensor(output_detail["index"]))
+                del interpreter
 
     return {
         "batch_size": SAMPLE_BATCH,

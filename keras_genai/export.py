@@ -109,52 +109,44 @@ def rest_request_body(model, signature="serving_default", num_samples=2, seed=0)
 
     POST it to ``http://HOST:8501/v1/models/<name>:predict``.
     """
-    signatures = model.export_signatures()
-    if signature not in signatures:
-        raise KeyError(f"unknown signature {signature!r}; expected one of {sorted(signatures)}")
-    inputs = {}
-    for spec in signatures[signature][1]:
-        if spec.shape.rank == 0:
-            inputs[spec.name] = num_samples if spec.name == "num_samples" else seed
-        elif spec.name == "z":
-            inputs[spec.name] = np.round(model.noise(num_samples, seed=seed).numpy(), 4).tolist()
-        else:
-            raise ValueError(f"no example value for input {spec.name!r}")
+    inputs, _ = model.example_inputs(signature, num_samples=num_samples, seed=seed)
+    inputs = {name: np.round(value, 4).tolist() if np.asarray(value).dtype.kind == "f" else np.asarray(value).tolist()
+              for name, value in inputs.items()}
     return json.dumps({"signature_name": signature, "inputs": inputs})
 
 
 def check_saved_model(model, path, num_samples=4, seed=123):
     """Runs the SavedModel at ``path`` in a fresh process and compares it with ``model``.
 
-    Checks ``serving_default`` on the same z (max |difference| <= TOLERANCE["saved_model"])
-    and, when present, ``sample`` on the same (num_samples, seed) (uint8, at most 1 apart).
+    Every signature gets the inputs of ``model.example_inputs``: float outputs must agree
+    within TOLERANCE["saved_model"], uint8 images (``sample``) within 1 grey level.
     Returns a report dict; raises ``AssertionError`` when a check fails.
     """
-    z = model.noise(num_samples, seed=seed).numpy()
-    got = _run_fresh("saved_model", path, {"z": z}, "serving_default")["images"]
-    report = {"saved_model": _compare(model.generate(z), got, TOLERANCE["saved_model"], "saved_model")}
-    if "sample" in model.export_signatures():
-        inputs = {"num_samples": np.int32(num_samples), "seed": np.int64(seed)}
-        got = _run_fresh("saved_model", path, inputs, "sample")["images"]
-        expected = model.sample(num_samples, seed=seed)
-        report["sample"] = _compare(expected.astype(np.int32), got.astype(np.int32), 1, "sample signature")
+    report = {}
+    for signature in model.export_signatures():
+        inputs, expected = model.example_inputs(signature, num_samples=num_samples, seed=seed)
+        got = _run_fresh("saved_model", path, inputs, signature)["images"]
+        key = "saved_model" if signature == "serving_default" else signature
+        if expected.dtype == np.uint8:
+            report[key] = _compare(expected.astype(np.int32), got.astype(np.int32), 1, f"{signature} signature")
+        else:
+            report[key] = _compare(expected, got, TOLERANCE["saved_model"], f"{signature} signature")
     return report
 
 
 def check_tflite(model, path, quantize="float32", num_samples=4, seed=123):
-    """Runs the LiteRT file in a fresh process on the same z as ``model``; returns a report.
+    """Runs the LiteRT file in a fresh process on the same inputs as ``model``; returns a report.
 
     A file with a fixed batch size is checked at that batch size.
     """
     from ai_edge_litert.interpreter import Interpreter
 
-    (z_details,) = Interpreter(model_path=os.fspath(path)).get_input_details()
-    if z_details["shape_signature"][0] != -1:
-        num_samples = int(z_details["shape"][0])
-    z = model.noise(num_samples, seed=seed).numpy()
-    outputs = _run_fresh("tflite", path, {"z": z})
+    details = Interpreter(model_path=os.fspath(path)).get_input_details()
+    fixed = [int(d["shape"][0]) for d in details if d["shape_signature"][0] != -1]
+    inputs, expected = model.example_inputs(model.edge_signature, num_samples=fixed[0] if fixed else num_samples, seed=seed)
+    outputs = _run_fresh("tflite", path, inputs)
     key = f"tflite_{quantize}"
-    return {key: _compare(model.generate(z), outputs["images"], TOLERANCE[key], key)}
+    return {key: _compare(expected, outputs["images"], TOLERANCE[key], key)}
 
 
 def _compare(expected, got, tolerance, what):

@@ -31,3 +31,54 @@ def non_saturating_generator_loss(fake_logits):
 def minimax_generator_loss(fake_logits):
     """Original minimax generator loss: ``log(1 - D(G(z)))``, averaged (to be minimised)."""
     return -tf.reduce_mean(_bce_with_logits(0.0, fake_logits))
+
+
+def wasserstein_critic_loss(real_scores, fake_scores):
+    """WGAN critic loss: ``E[C(G(z))] - E[C(x)]`` (minimising it widens the gap)."""
+    return tf.reduce_mean(tf.cast(fake_scores, tf.float32)) - tf.reduce_mean(tf.cast(real_scores, tf.float32))
+
+
+def wasserstein_generator_loss(fake_scores):
+    """WGAN generator loss: ``-E[C(G(z))]``."""
+    return -tf.reduce_mean(tf.cast(fake_scores, tf.float32))
+
+
+def hinge_discriminator_loss(real_logits, fake_logits):
+    """Hinge loss: ``E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]``."""
+    real_logits = tf.cast(real_logits, tf.float32)
+    fake_logits = tf.cast(fake_logits, tf.float32)
+    return tf.reduce_mean(tf.nn.relu(1.0 - real_logits)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_logits))
+
+
+def hinge_generator_loss(fake_logits):
+    """Hinge generator loss: ``-E[D(G(z))]``."""
+    return -tf.reduce_mean(tf.cast(fake_logits, tf.float32))
+
+
+def gradient_penalty(critic, real, fake, epsilon):
+    """WGAN-GP penalty ``E[(||grad_x C(x_hat)||_2 - 1)^2]`` (multiply by lambda, usually 10).
+
+    Args:
+        critic: function from images (batch, ...) to scores (batch, 1).
+        real, fake: images of the same shape (batch, H, W, C).
+        epsilon: (batch,) uniform [0, 1] weights; ``x_hat = eps * real + (1 - eps) * fake``.
+    """
+    real = tf.cast(real, tf.float32)
+    fake = tf.cast(fake, tf.float32)
+    eps = tf.reshape(tf.cast(epsilon, tf.float32), [-1] + [1] * (len(real.shape) - 1))
+    mixed = eps * real + (1.0 - eps) * fake
+    with tf.GradientTape() as tape:
+        tape.watch(mixed)
+        scores = tf.cast(critic(mixed), tf.float32)
+    grads = tape.gradient(scores, mixed)
+    norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=list(range(1, len(real.shape)))) + 1e-12)
+    return tf.reduce_mean(tf.square(norms - 1.0))
+
+
+# name -> (discriminator loss, generator loss); the GAN family picks one by name.
+ADVERSARIAL_LOSSES = {
+    "non_saturating": (discriminator_loss, non_saturating_generator_loss),
+    "minimax": (discriminator_loss, minimax_generator_loss),
+    "wasserstein": (wasserstein_critic_loss, wasserstein_generator_loss),
+    "hinge": (hinge_discriminator_loss, hinge_generator_loss),
+}

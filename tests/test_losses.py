@@ -27,3 +27,41 @@ def test_generator_losses_by_hand():
 def test_discriminator_loss_at_equilibrium_is_2_log_2():
     zeros = np.zeros((8, 1), np.float32)
     assert float(losses.discriminator_loss(zeros, zeros)) == pytest.approx(2 * math.log(2), rel=1e-6)
+
+
+def test_wasserstein_losses_by_hand():
+    real = np.array([[1.0], [3.0]], np.float32)
+    fake = np.array([[-1.0], [0.0]], np.float32)
+    assert float(losses.wasserstein_critic_loss(real, fake)) == pytest.approx(-0.5 - 2.0)
+    assert float(losses.wasserstein_generator_loss(fake)) == pytest.approx(0.5)
+
+
+def test_hinge_losses_by_hand():
+    real = np.array([[2.0], [0.5]], np.float32)   # relu(1 - r): 0, 0.5
+    fake = np.array([[-2.0], [0.25]], np.float32)  # relu(1 + f): 0, 1.25
+    assert float(losses.hinge_discriminator_loss(real, fake)) == pytest.approx(0.25 + 0.625)
+    assert float(losses.hinge_generator_loss(fake)) == pytest.approx(0.875)
+
+
+def test_gradient_penalty_of_a_linear_critic_is_closed_form():
+    import tensorflow as tf
+
+    w = tf.constant([[3.0], [4.0]])  # ||grad|| = 5 everywhere -> penalty (5 - 1)^2 = 16
+    critic = lambda x: tf.matmul(tf.reshape(x, [-1, 2]), w)  # noqa: E731
+    real = np.random.default_rng(0).normal(size=(4, 1, 2, 1)).astype(np.float32)
+    fake = np.random.default_rng(1).normal(size=(4, 1, 2, 1)).astype(np.float32)
+    eps = np.random.default_rng(2).uniform(size=4).astype(np.float32)
+    assert float(losses.gradient_penalty(critic, real, fake, eps)) == pytest.approx(16.0, rel=1e-5)
+    unit = lambda x: tf.matmul(tf.reshape(x, [-1, 2]), w / 5.0)  # noqa: E731
+    assert float(losses.gradient_penalty(unit, real, fake, eps)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_gradient_penalty_uses_the_interpolation():
+    import tensorflow as tf
+
+    # C(x) = sum(x^2)/2 -> grad = x_hat; with eps = 1 the penalty only sees the real images.
+    critic = lambda x: tf.reduce_sum(tf.square(x), axis=[1, 2, 3])[:, None] / 2  # noqa: E731
+    real = np.full((2, 1, 1, 1), 3.0, np.float32)
+    fake = np.zeros((2, 1, 1, 1), np.float32)
+    assert float(losses.gradient_penalty(critic, real, fake, np.ones(2, np.float32))) == pytest.approx(4.0, rel=1e-5)
+    assert float(losses.gradient_penalty(critic, real, fake, np.zeros(2, np.float32))) == pytest.approx(1.0, rel=1e-4)

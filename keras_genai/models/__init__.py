@@ -1,5 +1,6 @@
 """Model families."""
 
-from keras_genai.models.gan import GAN, dcgan, latent_noise
+from keras_genai.models.gan import GAN, latent_noise
+from keras_genai.models.gan_builders import conditional_dcgan, dcgan, mlp_gan, wgan_gp
 
-__all__ = ["GAN", "dcgan", "latent_noise"]
+__all__ = ["GAN", "conditional_dcgan", "dcgan", "latent_noise", "mlp_gan", "wgan_gp"]

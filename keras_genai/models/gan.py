@@ -1,10 +1,20 @@
 """Generative adversarial networks as one subclassed ``keras.Model``.
 
-``GAN`` owns a generator (z -> images in [-1, 1]) and a discriminator (images -> logits),
-two optimizers and a ``SeedGenerator``. ``fit`` alternates one discriminator update and one
-generator update per batch with the non-saturating loss. Any generator/discriminator pair with
-those signatures works; ``dcgan`` builds the DCGAN pair.
+``GAN`` owns a generator (z [, labels] -> images in [-1, 1]) and a discriminator
+(images [, labels] -> logits or critic scores), two optimizers and a ``SeedGenerator``. One
+design covers the variants by configuration:
+
+- ``loss``: "non_saturating" (DCGAN), "minimax", "wasserstein" (WGAN) or "hinge";
+- ``discriminator_steps``: discriminator updates per generator update; each one sees its own
+  slice ``batch[i::steps]`` of the real batch (WGAN-GP uses 5);
+- ``gradient_penalty``: lambda of the WGAN-GP penalty (0 disables it);
+- ``ema_decay``: keep an exponential moving average of the generator weights, used for
+  sampling and export;
+- ``num_classes``: class-conditional GAN; both networks then take integer labels as their
+  second input and training data must be (images, labels).
 """
+
+import numbers
 
 import keras
 import numpy as np
@@ -12,7 +22,6 @@ import tensorflow as tf
 
 from keras_genai import losses
 from keras_genai.models import images as image_utils
-from keras_genai.nets import dcgan_discriminator, dcgan_generator
 
 
 def latent_noise(num_samples, seed, latent_dim):
@@ -26,40 +35,63 @@ def latent_noise(num_samples, seed, latent_dim):
 
 @keras.saving.register_keras_serializable(package="keras_genai")
 class GAN(keras.Model):
-    """An unconditional GAN trained with the non-saturating loss.
+    """A GAN; see the module docstring for the variants.
 
     Args:
-        generator: ``keras.Model`` mapping z (batch, latent_dim) to images (batch, H, W, C)
-            in [-1, 1] (tanh output).
-        discriminator: ``keras.Model`` mapping images (batch, H, W, C) to logits (batch, 1).
+        generator: ``keras.Model`` mapping z (batch, latent_dim) [and labels (batch,) int32]
+            to images (batch, H, W, C) in [-1, 1].
+        discriminator: ``keras.Model`` mapping images [and labels] to (batch, 1) logits.
+        loss: name in ``keras_genai.losses.ADVERSARIAL_LOSSES``.
+        discriminator_steps: int >= 1.
+        gradient_penalty: float >= 0, weight of the WGAN-GP penalty.
+        ema_decay: None, or a float in (0, 1) such as 0.999.
+        num_classes: None (unconditional) or the number of classes (>= 2).
         seed: seed of the model's ``SeedGenerator`` (training noise, ``sample(seed=None)``).
     """
 
-    def __init__(self, generator, discriminator, seed=None, **kwargs):
+    def __init__(self, generator, discriminator, loss="non_saturating", discriminator_steps=1,
+                 gradient_penalty=0.0, ema_decay=None, num_classes=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(generator, dict):
             generator = keras.saving.deserialize_keras_object(generator)
         if isinstance(discriminator, dict):
             discriminator = keras.saving.deserialize_keras_object(discriminator)
+        _check_options(loss, discriminator_steps, gradient_penalty, ema_decay, num_classes)
         self.generator = generator
         self.discriminator = discriminator
-        self.latent_dim = int(generator.input_shape[-1])
-        self.image_shape = tuple(int(d) for d in generator.output_shape[1:])
-        if tuple(discriminator.input_shape[1:]) != self.image_shape:
-            raise ValueError(
-                f"generator makes images of shape {self.image_shape} but the discriminator "
-                f"expects {tuple(discriminator.input_shape[1:])}"
-            )
+        self.loss_name = loss
+        self.discriminator_steps = int(discriminator_steps)
+        self.gradient_penalty = float(gradient_penalty)
+        self.ema_decay = ema_decay
+        self.num_classes = num_classes
+        self.latent_dim = int(generator.inputs[0].shape[-1])
+        self.image_shape = tuple(int(d) for d in generator.outputs[0].shape[1:])
+        _check_networks(generator, discriminator, self.image_shape, num_classes)
+        if ema_decay is not None:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
+        else:
+            self.ema_generator = None
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        self.gp_tracker = keras.metrics.Mean(name="gradient_penalty")
         self.d_optimizer = None
         self.g_optimizer = None
         self._generate_fn = None
         self.built = True
+
+    @property
+    def conditional(self):
+        return self.num_classes is not None
+
+    @property
+    def sampling_generator(self):
+        """The generator used for sampling and export: the EMA copy when there is one."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
 
     # ----------------------------------------------------------------- configuration
     def get_config(self):
@@ -67,6 +99,11 @@ class GAN(keras.Model):
         config.update(
             generator=keras.saving.serialize_keras_object(self.generator),
             discriminator=keras.saving.serialize_keras_object(self.discriminator),
+            loss=self.loss_name,
+            discriminator_steps=self.discriminator_steps,
+            gradient_penalty=self.gradient_penalty,
+            ema_decay=self.ema_decay,
+            num_classes=self.num_classes,
             seed=self.seed,
         )
         return config
@@ -76,17 +113,23 @@ class GAN(keras.Model):
         return cls(**config)
 
     def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
-        """Sets the two optimizers (default: Adam, lr 2e-4, beta_1 0.5, as in DCGAN).
+        """Sets the two optimizers. Defaults: Adam(2e-4, beta_1=0.5) as in DCGAN, or for the
+        wasserstein loss Adam(1e-4, beta_1=0, beta_2=0.9) as in WGAN-GP.
 
         Extra keyword arguments (``jit_compile``, ``steps_per_execution``, ...) go to
         ``keras.Model.compile``.
         """
         super().compile(optimizer=None, **kwargs)
-        self.d_optimizer = keras.optimizers.get(d_optimizer) if d_optimizer else _dcgan_adam()
-        self.g_optimizer = keras.optimizers.get(g_optimizer) if g_optimizer else _dcgan_adam()
+        self.d_optimizer = keras.optimizers.get(d_optimizer) if d_optimizer else self._default_optimizer()
+        self.g_optimizer = keras.optimizers.get(g_optimizer) if g_optimizer else self._default_optimizer()
         # Built now so that weights files and BackupAndRestore checkpoints load into them.
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
+
+    def _default_optimizer(self):
+        if self.loss_name == "wasserstein":
+            return keras.optimizers.Adam(learning_rate=1e-4, beta_1=0.0, beta_2=0.9)
+        return keras.optimizers.Adam(learning_rate=2e-4, beta_1=0.5)
 
     def get_compile_config(self):
         if self.d_optimizer is None:
@@ -105,37 +148,71 @@ class GAN(keras.Model):
     # ----------------------------------------------------------------- training
     @property
     def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+        trackers = [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+        return trackers + ([self.gp_tracker] if self.gradient_penalty else [])
 
-    def call(self, z, training=False):
-        return self.generator(z, training=training)
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def _discriminate(self, images, labels, training=True):
+        inputs = [images, labels] if self.conditional else images
+        return self.discriminator(inputs, training=training)
+
+    def _generate(self, generator, z, labels, training):
+        return generator([z, labels] if self.conditional else z, training=training)
+
+    def _unpack(self, data):
+        if isinstance(data, (tuple, list)) and len(data) > 1 and self.conditional:
+            return data[0], tf.cast(data[1], tf.int32)
+        if self.conditional:
+            raise ValueError("a conditional GAN trains on (images, labels) batches; got images only")
+        return image_utils.images_from_batch(data), None
 
     def train_step(self, data):
         if self.d_optimizer is None:
             raise RuntimeError("call compile() before fit()")
-        real = image_utils.images_from_batch(data)
-        batch_size = tf.shape(real)[0]
-
-        z = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
-        with tf.GradientTape() as tape:
-            fake = self.generator(z, training=True)
-            real_logits = self.discriminator(real, training=True)
-            fake_logits = self.discriminator(fake, training=True)
-            d_loss = losses.discriminator_loss(real_logits, fake_logits)
+        images, labels = self._unpack(data)
+        d_loss_fn, g_loss_fn = losses.ADVERSARIAL_LOSSES[self.loss_name]
+        steps = self.discriminator_steps
         d_vars = self.discriminator.trainable_variables
-        self.d_optimizer.apply(tape.gradient(d_loss, d_vars), d_vars)
+        for step in range(steps):
+            real = images[step::steps] if steps > 1 else images
+            real_labels = (labels[step::steps] if steps > 1 else labels) if self.conditional else None
+            batch_size = tf.shape(real)[0]
+            z = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+            with tf.GradientTape() as tape:
+                fake = self._generate(self.generator, z, real_labels, training=True)
+                real_logits = self._discriminate(real, real_labels)
+                fake_logits = self._discriminate(fake, real_labels)
+                d_loss = d_loss_fn(real_logits, fake_logits)
+                total = d_loss
+                if self.gradient_penalty:
+                    epsilon = keras.random.uniform((batch_size,), seed=self.seed_generator)
+                    penalty = losses.gradient_penalty(
+                        lambda x: self._discriminate(x, real_labels), real, fake, epsilon
+                    )
+                    total = d_loss + self.gradient_penalty * penalty
+            self.d_optimizer.apply(tape.gradient(total, d_vars), d_vars)
 
         z = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
-        with tf.GradientTape() as tape:
-            g_logits = self.discriminator(self.generator(z, training=True), training=True)
-            g_loss = losses.non_saturating_generator_loss(g_logits)
         g_vars = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            g_logits = self._discriminate(self._generate(self.generator, z, real_labels, training=True), real_labels)
+            g_loss = g_loss_fn(g_logits)
         self.g_optimizer.apply(tape.gradient(g_loss, g_vars), g_vars)
+        if self.ema_generator is not None:
+            decay = self.ema_decay
+            for average, weight in zip(self.ema_generator.weights, self.generator.weights):
+                average.assign(decay * average + (1.0 - decay) * weight)
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
-        self.d_real_tracker.update_state(tf.reduce_mean(tf.sigmoid(real_logits)))
-        self.d_fake_tracker.update_state(tf.reduce_mean(tf.sigmoid(fake_logits)))
+        # Probabilities D(x) for the logistic losses, raw critic scores for wasserstein/hinge.
+        squash = tf.sigmoid if self.loss_name in ("non_saturating", "minimax") else tf.identity
+        self.d_real_tracker.update_state(tf.reduce_mean(squash(tf.cast(real_logits, tf.float32))))
+        self.d_fake_tracker.update_state(tf.reduce_mean(squash(tf.cast(fake_logits, tf.float32))))
+        if self.gradient_penalty:
+            self.gp_tracker.update_state(penalty)
         return {m.name: m.result() for m in self.metrics}
 
     # ----------------------------------------------------------------- generation
@@ -150,83 +227,144 @@ class GAN(keras.Model):
             return keras.random.normal((num_samples, self.latent_dim), seed=self.seed_generator)
         return latent_noise(num_samples, int(seed), self.latent_dim)
 
-    def generate(self, z, batch_size=256):
-        """Maps latent vectors to images.
+    def check_labels(self, labels, num_samples):
+        """Validates class labels: None for unconditional models; for conditional ones an int
+        (used for every sample) or ``num_samples`` ints in [0, num_classes). Returns int32."""
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError("this GAN is unconditional; do not pass labels")
+            return None
+        if labels is None:
+            raise ValueError(f"this GAN is conditional: pass labels (ints in [0, {self.num_classes}))")
+        if isinstance(labels, numbers.Integral) and not isinstance(labels, bool):
+            labels = np.full((num_samples,), labels)
+        labels = np.asarray(labels.numpy() if tf.is_tensor(labels) else labels)
+        if labels.dtype.kind not in "iu":
+            raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
+        if labels.shape != (num_samples,):
+            raise ValueError(f"expected {num_samples} labels (one per sample), got shape {labels.shape}")
+        if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
+            raise ValueError(f"labels must be in [0, {self.num_classes}), got values from {labels.min()} to {labels.max()}")
+        return labels.astype(np.int32)
+
+    def generate(self, z, labels=None, batch_size=256):
+        """Maps latent vectors (and labels) to images.
 
         Args:
             z: float array (batch, latent_dim).
+            labels: conditional models only: int or (batch,) ints in [0, num_classes).
         Returns:
             np.ndarray float32 (batch, H, W, C) in [-1, 1].
         """
         z = _check_latents(z, self.latent_dim)
+        labels = self.check_labels(labels, int(z.shape[0]))
         if self._generate_fn is None:
-            self._generate_fn = tf.function(
-                lambda z: self.generator(z, training=False), reduce_retracing=True
-            )
-        chunks = [
-            self._generate_fn(z[i : i + batch_size]) for i in range(0, int(z.shape[0]), batch_size)
-        ]
+            generator = self.sampling_generator
+            self._generate_fn = tf.function(lambda inputs: generator(inputs, training=False), reduce_retracing=True)
+        chunks = []
+        for i in range(0, int(z.shape[0]), batch_size):
+            inputs = [z[i : i + batch_size], labels[i : i + batch_size]] if self.conditional else z[i : i + batch_size]
+            chunks.append(self._generate_fn(inputs))
         return tf.concat(chunks, axis=0).numpy()
 
-    def sample(self, num_samples, seed=None, batch_size=256):
+    def sample(self, num_samples, seed=None, labels=None, batch_size=256):
         """Draws ``num_samples`` images.
 
         Args:
             num_samples: positive int.
             seed: None for fresh randomness, or an int for reproducible samples
                 (identical to the exported ``sample`` signature with the same seed).
+            labels: conditional models only (required there): an int for all samples or
+                ``num_samples`` ints in [0, num_classes).
         Returns:
             np.ndarray uint8 (num_samples, H, W, C) in [0, 255].
         """
-        images = self.generate(self.noise(num_samples, seed), batch_size=batch_size)
+        num_samples = image_utils.check_count(num_samples)
+        labels = self.check_labels(labels, num_samples)
+        images = self.generate(self.noise(num_samples, seed), labels=labels, batch_size=batch_size)
         return image_utils.to_uint8(images).numpy()
 
     # ----------------------------------------------------------------- export
     def export_signatures(self):
-        """Named serving endpoints: ``{name: (tf.function, input_signature)}``.
+        """Named serving endpoints: ``{name: (function, input_signature)}``.
 
-        - ``serving_default``: z (batch, latent_dim) float32 -> images float32 in [-1, 1].
+        Unconditional:
+        - ``serving_default``: z (batch, latent_dim) float32 -> images float32 in [-1, 1];
         - ``sample``: num_samples int32 scalar, seed int64 scalar -> images uint8 (stateless).
+        Conditional: ``serving_default`` also takes labels (batch,) int32, and ``sample``
+        takes labels (n,) int32 and seed (one image per label).
         """
-        generator = self.generator
+        generator = self.sampling_generator
         latent_dim = self.latent_dim
+        z_spec = tf.TensorSpec([None, latent_dim], tf.float32, name="z")
+        seed_spec = tf.TensorSpec([], tf.int64, name="seed")
+        if not self.conditional:
+            def generate(z):
+                return {"images": generator(z, training=False)}
 
-        def generate(z):
-            return {"images": generator(z, training=False)}
+            def sample(num_samples, seed):
+                z = latent_noise(num_samples, seed, latent_dim)
+                return {"images": image_utils.to_uint8(generator(z, training=False))}
 
-        def sample(num_samples, seed):
-            z = latent_noise(num_samples, seed, latent_dim)
-            return {"images": image_utils.to_uint8(generator(z, training=False))}
+            return {
+                "serving_default": (generate, [z_spec]),
+                "sample": (sample, [tf.TensorSpec([], tf.int32, name="num_samples"), seed_spec]),
+            }
 
+        def generate_conditional(z, labels):
+            return {"images": generator([z, labels], training=False)}
+
+        def sample_conditional(labels, seed):
+            z = latent_noise(tf.shape(labels)[0], seed, latent_dim)
+            return {"images": image_utils.to_uint8(generator([z, labels], training=False))}
+
+        labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
         return {
-            "serving_default": (
-                generate,
-                [tf.TensorSpec([None, latent_dim], tf.float32, name="z")],
-            ),
-            "sample": (
-                sample,
-                [tf.TensorSpec([], tf.int32, name="num_samples"), tf.TensorSpec([], tf.int64, name="seed")],
-            ),
+            "serving_default": (generate_conditional, [z_spec, labels_spec]),
+            "sample": (sample_conditional, [labels_spec, seed_spec]),
         }
 
     edge_signature = "serving_default"
 
+    def example_inputs(self, signature, num_samples=2, seed=0):
+        """Inputs (numpy, by name) for one of ``export_signatures()``, and the Keras result
+        they must give: ``(inputs, expected)``."""
+        labels = np.arange(num_samples, dtype=np.int32) % self.num_classes if self.conditional else None
+        if signature == "serving_default":
+            z = self.noise(num_samples, seed=seed).numpy()
+            inputs = {"z": z, **({"labels": labels} if self.conditional else {})}
+            return inputs, self.generate(z, labels=labels)
+        if signature == "sample":
+            inputs = {"labels": labels} if self.conditional else {"num_samples": np.int32(num_samples)}
+            inputs["seed"] = np.int64(seed)
+            return inputs, self.sample(num_samples, seed=seed, labels=labels)
+        raise KeyError(f"unknown signature {signature!r}; expected one of {sorted(self.export_signatures())}")
 
-def dcgan(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, seed=None):
-    """A DCGAN: ``GAN`` with the DCGAN generator and discriminator from ``keras_genai.nets``.
-
-    Returns an uncompiled ``GAN``; images are (H, W, C) = ``image_shape`` in [-1, 1].
-    """
-    return GAN(
-        dcgan_generator(image_shape, latent_dim=latent_dim, base_filters=base_filters),
-        dcgan_discriminator(image_shape, base_filters=base_filters),
-        seed=seed,
-        name="dcgan",
-    )
 
 
-def _dcgan_adam():
-    return keras.optimizers.Adam(learning_rate=2e-4, beta_1=0.5)
+
+def _check_options(loss, discriminator_steps, gradient_penalty, ema_decay, num_classes):
+    if loss not in losses.ADVERSARIAL_LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(losses.ADVERSARIAL_LOSSES)}")
+    if isinstance(discriminator_steps, bool) or not isinstance(discriminator_steps, int) or discriminator_steps < 1:
+        raise ValueError(f"discriminator_steps must be an integer >= 1, got {discriminator_steps!r}")
+    if not gradient_penalty >= 0:
+        raise ValueError(f"gradient_penalty must be >= 0, got {gradient_penalty!r}")
+    if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+        raise ValueError(f"ema_decay must be None or in (0, 1), got {ema_decay!r}")
+    if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 2):
+        raise ValueError(f"num_classes must be None or an integer >= 2, got {num_classes!r}")
+
+
+def _check_networks(generator, discriminator, image_shape, num_classes):
+    expected_inputs = 2 if num_classes is not None else 1
+    for name, net in (("generator", generator), ("discriminator", discriminator)):
+        if len(net.inputs) != expected_inputs:
+            kind = "conditional (inputs [x, labels])" if num_classes is not None else "unconditional (one input)"
+            raise ValueError(f"the {name} has {len(net.inputs)} inputs but the GAN is {kind}")
+    disc_shape = tuple(discriminator.inputs[0].shape[1:])
+    if disc_shape != image_shape:
+        raise ValueError(f"generator makes images of shape {image_shape} but the discriminator expects {disc_shape}")
 
 
 def _check_latents(z, latent_dim):

@@ -30,21 +30,28 @@ def _upsampling_steps(image_shape):
     return start, steps
 
 
-def dcgan_generator(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, name="generator"):
+def dcgan_generator(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, num_classes=None, name="generator"):
     """Builds a DCGAN generator.
 
     Args:
         image_shape: (height, width, channels) of the output, height in {28, 32, 64}.
         latent_dim: size of the noise vector z.
         base_filters: filters of the last hidden layer; earlier layers use multiples of it.
+        num_classes: for a conditional generator: labels (batch,) int32 are embedded in
+            ``latent_dim`` dimensions and concatenated with z.
     Returns:
-        A functional ``keras.Model`` mapping z (batch, latent_dim) float32 to images
-        (batch, height, width, channels) float32 in [-1, 1].
+        A functional ``keras.Model`` mapping z (batch, latent_dim) float32 [and labels] to
+        images (batch, height, width, channels) float32 in [-1, 1].
     """
     start, steps = _upsampling_steps(tuple(image_shape))
     filters = base_filters * 2 ** (steps - 1)
     z = keras.Input((latent_dim,), name="z")
-    x = layers.Dense(start * start * filters, use_bias=False)(z)
+    inputs, x = z, z
+    if num_classes:
+        labels = keras.Input((), dtype="int32", name="labels")
+        inputs = [z, labels]
+        x = layers.Concatenate()([z, layers.Embedding(num_classes, latent_dim, name="label_embedding")(labels)])
+    x = layers.Dense(start * start * filters, use_bias=False)(x)
     x = layers.BatchNormalization()(x)
     x = layers.ReLU()(x)
     x = layers.Reshape((start, start, filters))(x)
@@ -55,31 +62,47 @@ def dcgan_generator(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, na
         x = layers.ReLU()(x)
     x = layers.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same")(x)
     images = layers.Activation("tanh", dtype="float32", name="images")(x)
-    return keras.Model(z, images, name=name)
+    return keras.Model(inputs, images, name=name)
 
 
-def dcgan_discriminator(image_shape=(28, 28, 1), base_filters=64, dropout=0.0, name="discriminator"):
-    """Builds a DCGAN discriminator.
+def dcgan_discriminator(image_shape=(28, 28, 1), base_filters=64, dropout=0.0, normalization="batch",
+                        num_classes=None, name="discriminator"):
+    """Builds a DCGAN discriminator (or WGAN critic).
 
     Args:
         image_shape: (height, width, channels) of the input images, in [-1, 1].
         base_filters: filters of the first convolution; each later one doubles them.
         dropout: dropout rate after each convolution block (0 disables it).
+        normalization: "batch" (DCGAN), "layer" or None; WGAN-GP critics must not use
+            batch normalization (the gradient penalty is per sample).
+        num_classes: for a projection discriminator (Miyato & Koyama, 2018): labels
+            (batch,) int32 add ``<embed(label), features>`` to the logit.
     Returns:
-        A functional ``keras.Model`` mapping images (batch, H, W, C) to logits (batch, 1) float32.
+        A functional ``keras.Model`` mapping images (batch, H, W, C) [and labels] to
+        logits (batch, 1) float32.
     """
+    if normalization not in ("batch", "layer", None):
+        raise ValueError(f"normalization must be 'batch', 'layer' or None, got {normalization!r}")
     _, steps = _upsampling_steps(tuple(image_shape))
     images = keras.Input(tuple(image_shape), name="images")
     x = images
     filters = base_filters
     for i in range(steps):
-        x = layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=i == 0)(x)
-        if i > 0:
+        x = layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=i == 0 or normalization != "batch")(x)
+        if i > 0 and normalization == "batch":
             x = layers.BatchNormalization()(x)
+        elif i > 0 and normalization == "layer":
+            x = layers.LayerNormalization(axis=[1, 2, 3])(x)
         x = layers.LeakyReLU(0.2)(x)
         if dropout:
             x = layers.Dropout(dropout)(x)
         filters *= 2
-    x = layers.Flatten()(x)
-    logits = layers.Dense(1, dtype="float32", name="logits")(x)
-    return keras.Model(images, logits, name=name)
+    features = layers.Flatten()(x)
+    logits = layers.Dense(1, dtype="float32", name="logits")(features)
+    if not num_classes:
+        return keras.Model(images, logits, name=name)
+    labels = keras.Input((), dtype="int32", name="labels")
+    embedded = layers.Embedding(num_classes, features.shape[-1], name="label_projection")(labels)
+    projection = layers.Dot(axes=1)([embedded, features])
+    logits = layers.Add(dtype="float32", name="projected_logits")([logits, projection])
+    return keras.Model([images, labels], logits, name=name)

@@ -1,0 +1,55 @@
+"""Ready-made GAN variants: each returns an uncompiled ``GAN`` built from ``keras_genai.nets``.
+
+Images are (H, W, C) = ``image_shape`` in [-1, 1]; ``compile()`` picks the variant's usual
+optimizers (see ``GAN.compile``).
+"""
+
+from keras_genai.models.gan import GAN
+from keras_genai.nets import dcgan_discriminator, dcgan_generator, mlp_discriminator, mlp_generator
+
+
+def dcgan(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, ema_decay=None, seed=None):
+    """DCGAN (Radford et al., 2015): convolutional nets, batch norm, non-saturating loss."""
+    return GAN(
+        dcgan_generator(image_shape, latent_dim=latent_dim, base_filters=base_filters),
+        dcgan_discriminator(image_shape, base_filters=base_filters),
+        ema_decay=ema_decay,
+        seed=seed,
+        name="dcgan",
+    )
+
+
+def mlp_gan(image_shape=(28, 28, 1), latent_dim=100, seed=None):
+    """The classic fully connected GAN (Goodfellow et al., 2014): generator 256-512-1024,
+    discriminator 1024-512-256 with dropout, non-saturating loss."""
+    return GAN(mlp_generator(image_shape, latent_dim), mlp_discriminator(image_shape), seed=seed, name="mlp_gan")
+
+
+def wgan_gp(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, critic_steps=5, penalty=10.0,
+            ema_decay=None, seed=None):
+    """WGAN-GP (Gulrajani et al., 2017): DCGAN generator, critic without batch norm,
+    Wasserstein loss, gradient penalty ``penalty`` (lambda), ``critic_steps`` per generator step."""
+    return GAN(
+        dcgan_generator(image_shape, latent_dim=latent_dim, base_filters=base_filters),
+        dcgan_discriminator(image_shape, base_filters=base_filters, normalization=None, name="critic"),
+        loss="wasserstein",
+        discriminator_steps=critic_steps,
+        gradient_penalty=penalty,
+        ema_decay=ema_decay,
+        seed=seed,
+        name="wgan_gp",
+    )
+
+
+def conditional_dcgan(image_shape=(28, 28, 1), num_classes=10, latent_dim=100, base_filters=64,
+                      ema_decay=None, seed=None):
+    """Class-conditional DCGAN: label embedding concatenated to z in the generator,
+    projection discriminator; ``sample(n, labels=...)``."""
+    return GAN(
+        dcgan_generator(image_shape, latent_dim=latent_dim, base_filters=base_filters, num_classes=num_classes),
+        dcgan_discriminator(image_shape, base_filters=base_filters, num_classes=num_classes),
+        num_classes=num_classes,
+        ema_decay=ema_decay,
+        seed=seed,
+        name="conditional_dcgan",
+    )
