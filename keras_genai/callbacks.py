@@ -11,7 +11,8 @@ from keras_genai import plot
 class SampleGrid(keras.callbacks.Callback):
     """Saves a PNG grid of samples from the same fixed noise after every ``every`` epochs.
 
-    Files are ``<directory>/epoch_0001.png``, ... The model needs ``sample(n, seed=...)``.
+    Files are ``<directory>/epoch_0001.png``, ... The model needs ``preview(n, seed)``
+    (conditional models show one class per column).
     """
 
     def __init__(self, directory, num_samples=64, seed=0, every=1):
@@ -25,8 +26,9 @@ class SampleGrid(keras.callbacks.Callback):
         if (epoch + 1) % self.every:
             return
         os.makedirs(self.directory, exist_ok=True)
-        images = self.model.sample(self.num_samples, seed=self.seed)
-        plot.save_grid(images, os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png"), title=f"epoch {epoch + 1}")
+        images, columns = self.model.preview(self.num_samples, seed=self.seed)
+        path = os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png")
+        plot.save_grid(images, path, columns=columns, title=f"epoch {epoch + 1}")
 
 
 class TensorBoardImages(keras.callbacks.Callback):
@@ -45,7 +47,7 @@ class TensorBoardImages(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self.log_dir)
-        images = self.model.sample(self.num_samples, seed=self.seed)
+        images, _ = self.model.preview(self.num_samples, seed=self.seed)
         with self._writer.as_default():
             tf.summary.image("samples", tf.cast(images, tf.float32) / 255.0, step=epoch + 1, max_outputs=self.num_samples)
         self._writer.flush()

@@ -12,6 +12,7 @@ EXAMPLES = """examples:
   keras-genai list
   keras-genai info dcgan_mnist
   keras-genai sample dcgan_mnist -n 64 --seed 0 --output samples.png
+  keras-genai sample cgan_mnist -n 8 --labels 7 --output sevens.png
   keras-genai train dcgan_mnist --epochs 1 --output my_dcgan --workdir runs/dcgan
   keras-genai evaluate dcgan_mnist --num-samples 10000 --features mnist
   keras-genai export dcgan_mnist --output export/dcgan_mnist --format all
@@ -58,6 +59,8 @@ def _parser():
     p.add_argument("--seed", type=int, default=None, help="integer seed for reproducible samples")
     p.add_argument("--output", default="samples.png", help="PNG path (default samples.png)")
     p.add_argument("--npy", default=None, help="also save the uint8 array (n, H, W, C) as .npy")
+    p.add_argument("--labels", default=None,
+                   help="conditional presets: one class for all samples (7) or one per sample (0,1,2,...)")
     p.add_argument("--weights", default=None, help="a .weights.h5 path or URL to use instead")
     p.set_defaults(run=_sample)
 
@@ -108,11 +111,11 @@ def _parser():
 def _list(args):
     from keras_genai import zoo
 
-    print(f"{'preset':<18} {'family':<6} {'dataset':<10} {'weights':<12} description")
+    print(f"{'preset':<18} {'family':<10} {'dataset':<10} {'weights':<12} description")
     for name in zoo.list():
         meta = zoo.info(name)
         weights = "pretrained" if meta["pretrained_available"] else "recipe only"
-        print(f"{name:<18} {meta.get('family', ''):<6} {meta.get('dataset', {}).get('name', ''):<10} "
+        print(f"{name:<18} {meta.get('family', ''):<10} {meta.get('dataset', {}).get('name', ''):<10} "
               f"{weights:<12} {meta.get('description', '').splitlines()[0][:70]}")
 
 
@@ -138,7 +141,14 @@ def _sample(args):
     from keras_genai import plot, zoo
 
     model = zoo.load(args.preset, weights=args.weights, compile=False)
-    images = model.sample(args.num_samples, seed=args.seed)
+    kwargs = {}
+    if args.labels is not None:
+        try:
+            labels = [int(v) for v in args.labels.split(",")]
+        except ValueError:
+            raise ValueError(f"--labels takes integers separated by commas, got {args.labels!r}") from None
+        kwargs["labels"] = labels[0] if len(labels) == 1 else labels
+    images = model.sample(args.num_samples, seed=args.seed, **kwargs)
     plot.save_grid(images, args.output)
     if args.npy:
         np.save(args.npy, images)
@@ -161,8 +171,9 @@ def _train(args):
     keras.utils.set_random_seed(seed)
     model = zoo.load(args.preset, pretrained=args.from_pretrained)
     classifier = meta.get("family") == "classifier"
+    with_labels = classifier or getattr(model, "conditional", False)
     train = data.images(dataset["name"], split=dataset.get("split", "train"), batch_size=batch_size,
-                        seed=seed, with_labels=classifier, data_dir=args.data_dir, manual_dir=args.manual_dir)
+                        seed=seed, with_labels=with_labels, data_dir=args.data_dir, manual_dir=args.manual_dir)
     if args.steps_per_epoch:
         train = train.take(args.steps_per_epoch)
     cbs = callbacks.standard(args.workdir) if args.workdir else []

@@ -17,9 +17,20 @@ METRICS = ("fid", "kid", "is", "pr")
 
 
 def model_batches(model, num_samples, batch_size=500, seed=0):
-    """Yields uint8 sample batches from ``model.sample``, seeded per batch (reproducible)."""
+    """Yields uint8 sample batches from ``model.sample``, seeded per batch (reproducible).
+
+    A conditional model (``num_classes``) gets balanced labels ``i % num_classes`` and the
+    batches are ``(images, labels)`` pairs.
+    """
+    num_classes = getattr(model, "num_classes", None)
     for index, start in enumerate(range(0, num_samples, batch_size)):
-        yield model.sample(min(batch_size, num_samples - start), seed=seed * 1_000_003 + index)
+        count = min(batch_size, num_samples - start)
+        batch_seed = seed * 1_000_003 + index
+        if num_classes:
+            labels = (start + np.arange(count)) % num_classes
+            yield model.sample(count, seed=batch_seed, labels=labels), labels
+        else:
+            yield model.sample(count, seed=batch_seed)
 
 
 def dataset_batches(name, split, num_samples=None, batch_size=500, data_dir=None, manual_dir=None):
@@ -44,9 +55,12 @@ class Collected:
 
     def __init__(self, extractor, batches, total=None, progress=False, label=""):
         self.statistics = FeatureStatistics()
-        features, logits = [], []
+        features, logits, labels = [], [], []
         bar = _progress(total, label) if progress else None
         for batch in batches:
+            if isinstance(batch, tuple):
+                batch, batch_labels = batch
+                labels.append(batch_labels)
             f, l = extractor(batch)
             self.statistics.update(f)
             features.append(f)
@@ -57,6 +71,7 @@ class Collected:
             raise ValueError("no images to evaluate")
         self.features = np.concatenate(features)
         self.logits = np.concatenate(logits)
+        self.labels = np.concatenate(labels) if labels else None  # requested classes, if any
 
     @property
     def count(self):
@@ -67,7 +82,7 @@ def compare(extractor, reference, candidate, metrics=METRICS, seed=0, is_splits=
     """Metrics of ``candidate`` against ``reference`` (both ``Collected``).
 
     Returns a dict: fid; kid_mean, kid_std; is_mean, is_std (of the candidate); precision,
-    recall (k=3).
+    recall (k=3); and for conditional samples under the MNIST network, label_accuracy.
     """
     unknown = set(metrics) - set(METRICS)
     if unknown:
@@ -83,6 +98,9 @@ def compare(extractor, reference, candidate, metrics=METRICS, seed=0, is_splits=
         results["is_mean"], results["is_std"] = inception_score_from_logits(candidate.logits, splits=is_splits)
     if "pr" in metrics:
         results.update(precision_recall(reference.features, candidate.features, k=3))
+    if candidate.labels is not None and extractor.name == "mnist":
+        # Conditional samples: how often the classifier recognises the requested class.
+        results["label_accuracy"] = float(np.mean(candidate.logits.argmax(-1) == candidate.labels))
     return {key: float(value) for key, value in results.items()}
 
 
@@ -91,7 +109,8 @@ def evaluate(model, metrics=METRICS, num_samples=10_000, features="mnist", refer
     """Evaluates ``model.sample`` against a TFDS reference split.
 
     Args:
-        model: anything with ``sample(n, seed=int)`` -> uint8 (n, H, W, C).
+        model: anything with ``sample(n, seed=int)`` -> uint8 (n, H, W, C); a conditional
+            model (``num_classes``) is sampled with balanced labels.
         metrics: subset of ("fid", "kid", "is", "pr").
         num_samples: generated images (10,000 is the usual protocol).
         features: "mnist" (offline domain network), "inception", or a ``FeatureExtractor``.

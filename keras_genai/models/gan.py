@@ -284,6 +284,14 @@ class GAN(keras.Model):
         images = self.generate(self.noise(num_samples, seed), labels=labels, batch_size=batch_size)
         return image_utils.to_uint8(images).numpy()
 
+    def preview(self, num_samples=64, seed=0):
+        """Samples for grids: ``(images uint8 (n, H, W, C), columns)``; a conditional model
+        cycles through its classes so that each column shows one class."""
+        if not self.conditional:
+            return self.sample(num_samples, seed=seed), None
+        labels = np.arange(num_samples) % self.num_classes
+        return self.sample(num_samples, seed=seed, labels=labels), self.num_classes
+
     # ----------------------------------------------------------------- export
     def export_signatures(self):
         """Named serving endpoints: ``{name: (function, input_signature)}``.

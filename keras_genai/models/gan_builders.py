@@ -20,8 +20,8 @@ def dcgan(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, ema_decay=No
 
 
 def mlp_gan(image_shape=(28, 28, 1), latent_dim=100, seed=None):
-    """The classic fully connected GAN (Goodfellow et al., 2014): generator 256-512-1024,
-    discriminator 1024-512-256 with dropout, non-saturating loss."""
+    """The classic fully connected GAN (Goodfellow et al., 2014): generator 256-512-1024-784
+    with LeakyReLU and tanh, discriminator 512-256 with LeakyReLU and dropout, non-saturating loss."""
     return GAN(mlp_generator(image_shape, latent_dim), mlp_discriminator(image_shape), seed=seed, name="mlp_gan")
 
 

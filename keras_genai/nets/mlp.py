@@ -22,7 +22,7 @@ def mlp_generator(image_shape=(28, 28, 1), latent_dim=100, units=(256, 512, 1024
     return keras.Model(z, images, name=name)
 
 
-def mlp_discriminator(image_shape=(28, 28, 1), units=(1024, 512, 256), dropout=0.3, name="discriminator"):
+def mlp_discriminator(image_shape=(28, 28, 1), units=(512, 256), dropout=0.3, name="discriminator"):
     """images (batch, *image_shape) -> logits (batch, 1); LeakyReLU(0.2) and dropout."""
     images = keras.Input(tuple(image_shape), name="images")
     x = layers.Flatten()(images)

@@ -63,7 +63,7 @@ def save_preset(model, folder, metadata, overwrite=False, samples=True):
         folder: destination; refused if it exists unless ``overwrite``.
         metadata: dict (name, family, description, dataset, training, metrics, ...); the
             weights entry (file, sha256) is filled in here.
-        samples: also write samples.png, a grid of ``model.sample(64, seed=0)``.
+        samples: also write samples.png, the grid of ``model.preview(64, seed=0)``.
     Returns:
         The metadata as written.
     """
@@ -89,7 +89,8 @@ def save_preset(model, folder, metadata, overwrite=False, samples=True):
         if samples:
             from keras_genai import plot
 
-            plot.save_grid(model.sample(64, seed=0), os.path.join(staging, SAMPLES_FILE))
+            images, columns = model.preview(64, seed=0)
+            plot.save_grid(images, os.path.join(staging, SAMPLES_FILE), columns=columns)
         write_metadata(staging, metadata)
         _replace(staging, folder)
     except BaseException:
@@ -158,7 +159,8 @@ def render_model_card(metadata):
     if weights.get("sha256"):
         lines += ["## Files", "", f"- {weights['file']}: {weights['bytes']} bytes, sha256 `{weights['sha256']}`"]
         lines += [f"- parameters: {metadata.get('parameters')}", ""]
-        lines += ["## Samples", "", f"![samples]({SAMPLES_FILE})", "", "`model.sample(64, seed=0)`", ""]
+        if metadata.get("family") != "classifier":
+            lines += ["## Samples", "", f"![samples]({SAMPLES_FILE})", "", "`model.preview(64, seed=0)`", ""]
     if metadata.get("limitations"):
         lines += ["## Limitations", "", metadata["limitations"], ""]
     return "\n".join(lines)
