@@ -93,6 +93,15 @@ def _parser():
                    help="store the results in the preset's metadata.json and re-render its model card")
     p.set_defaults(run=_evaluate)
 
+    p = commands.add_parser("floor", help="the same metrics for real data (train vs test): the best to expect")
+    p.add_argument("dataset", help="TFDS image dataset, for example mnist")
+    p.add_argument("--features", choices=["mnist", "inception"], default="mnist")
+    p.add_argument("--num-samples", type=int, default=10_000, help="images of the train split (default 10000)")
+    p.add_argument("--output", default=None, help="write the results as JSON here")
+    p.add_argument("--update-card", action="store_true",
+                   help="store the floor in the feature network's preset card (mnist_classifier)")
+    p.set_defaults(run=_floor)
+
     p = commands.add_parser("export", help="export for TF Serving (SavedModel) and LiteRT, checked")
     p.add_argument("preset", help="preset name, folder or URL")
     p.add_argument("--output", required=True, help="base folder; SavedModel goes to <output>/<version>/")
@@ -228,6 +237,28 @@ def _evaluate(args):
         folder = meta.pop("path")
         meta.pop("pretrained_available", None)
         meta.setdefault("metrics", {})[f"{args.features}_features"] = results
+        preset.write_metadata(folder, meta)
+        print(f"updated {os.path.join(folder, 'metadata.json')} and the model card")
+
+
+def _floor(args):
+    from keras_genai import zoo
+    from keras_genai.metrics import evaluate
+    from keras_genai.zoo import preset
+
+    results = evaluate.real_data_floor(features=args.features, dataset=args.dataset, num_samples=args.num_samples)
+    results["command"] = "keras-genai " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("keras-genai") else None
+    print(json.dumps(results, indent=2))
+    if args.output:
+        with open(args.output, "w") as f:
+            json.dump(results, f, indent=2)
+    if args.update_card:
+        if args.features != "mnist":
+            raise ValueError("--update-card stores floors in the mnist_classifier card; use --features mnist")
+        meta = zoo.info("mnist_classifier")
+        folder = meta.pop("path")
+        meta.pop("pretrained_available", None)
+        meta.setdefault("metrics", {})[f"real_data_floor_{args.dataset}"] = results
         preset.write_metadata(folder, meta)
         print(f"updated {os.path.join(folder, 'metadata.json')} and the model card")
 

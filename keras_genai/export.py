@@ -17,6 +17,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_genai.zoo.preset import make_readable
+
 QUANTIZATIONS = ("float32", "float16", "dynamic_int8")
 
 # Largest absolute difference allowed between an export and the Keras model, on outputs in
@@ -47,6 +49,7 @@ def saved_model(model, base_dir, version=1, overwrite=False):
     os.makedirs(os.path.dirname(target), exist_ok=True)
     staging = tempfile.mkdtemp(dir=os.path.dirname(target), prefix=f".{version}-")
     try:
+        make_readable(staging)
         archive.write_out(staging, verbose=False)
         _move_into_place(staging, target)
     except BaseException:

@@ -124,3 +124,8 @@ def test_tflite_with_a_fixed_batch_size(tiny_gan, tmp_path):
     assert report["tflite_dynamic_int8"]["max_abs_diff"] <= export.TOLERANCE["tflite_dynamic_int8"]
     with pytest.raises(ValueError, match="batch_size"):
         export.tflite(tiny_gan, tmp_path / "n.tflite", batch_size=0)
+
+
+def test_export_folders_are_readable_by_other_users(tiny_gan, tmp_path):
+    path = export.saved_model(tiny_gan, tmp_path / "m")
+    assert os.stat(path).st_mode & 0o005 == 0o005  # TF Serving may run as another user

@@ -74,6 +74,7 @@ def save_preset(model, folder, metadata, overwrite=False, samples=True):
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(folder)}-")
     try:
+        make_readable(staging)
         metadata = copy.deepcopy(metadata)
         config = keras.saving.serialize_keras_object(model)
         with open(os.path.join(staging, CONFIG_FILE), "w") as f:
@@ -106,6 +107,14 @@ def write_metadata(folder, metadata):
         f.write("\n")
     with open(os.path.join(folder, CARD_FILE), "w") as f:
         f.write(render_model_card(metadata))
+
+
+def make_readable(folder):
+    """Gives a ``tempfile.mkdtemp`` folder (mode 0700) the usual permissions (0777 & ~umask),
+    so that other users (a TF Serving container, a shared cache) can read what it becomes."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(folder, 0o777 & ~umask)
 
 
 def _save_weights_without_optimizer(model, config, path):

@@ -81,6 +81,7 @@ def unpack_preset(archive, sha256):
     if not os.path.isdir(target):
         os.makedirs(os.path.dirname(target), exist_ok=True)
         staging = tempfile.mkdtemp(dir=os.path.dirname(target), prefix=".unpack-")
+        os.chmod(staging, 0o755)
         try:
             if zipfile.is_zipfile(archive):
                 with zipfile.ZipFile(archive) as z:
