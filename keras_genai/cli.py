@@ -229,6 +229,10 @@ def _evaluate(args):
     results = evaluate.evaluate(model, metrics=metrics, num_samples=args.num_samples, features=args.features,
                                 reference=(name, split or "test"), batch_size=args.batch_size, seed=args.seed)
     results["command"] = "keras-genai " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("keras-genai") else None
+    if args.features == "mnist":
+        floor = zoo.info("mnist_classifier").get("metrics", {}).get(f"real_data_floor_{name}")
+        if floor:
+            results["real_data_floor"] = {k: floor[k] for k in ("fid", "is_mean", "candidate", "reference")}
     print(json.dumps(results, indent=2))
     if args.output:
         with open(args.output, "w") as f:

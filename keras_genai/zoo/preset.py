@@ -159,10 +159,12 @@ def render_model_card(metadata):
         lines.append("")
     lines += ["## Evaluation", ""]
     metrics = metadata.get("metrics") or {}
-    if metrics:
-        for key, value in metrics.items():
-            lines.append(f"- {key}: {_fmt(value)}")
-    else:
+    scalars = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
+    lines += [f"- {key}: {_fmt(value)}" for key, value in scalars.items()]
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            lines += _evaluation_section(key, value)
+    if not metrics:
         lines.append("No metrics measured yet.")
     lines.append("")
     if weights.get("sha256"):
@@ -173,6 +175,37 @@ def render_model_card(metadata):
     if metadata.get("limitations"):
         lines += ["## Limitations", "", metadata["limitations"], ""]
     return "\n".join(lines)
+
+
+_METRIC_ROWS = [
+    ("FID", "fid", None),
+    ("KID", "kid_mean", "kid_std"),
+    ("Inception Score (of the feature network's classes)", "is_mean", "is_std"),
+    ("IS of the reference images", "is_of_reference_mean", "is_of_reference_std"),
+    ("precision (k=3)", "precision", None),
+    ("recall (k=3)", "recall", None),
+    ("samples recognised as the requested class", "label_accuracy", None),
+]
+
+
+def _evaluation_section(title, results):
+    """A Markdown table for one evaluation run (``keras-genai evaluate`` or ``floor``)."""
+    candidate = results.get("candidate") or f"{results.get('num_samples')} samples (seed {results.get('seed')})"
+    lines = ["", f"### {title}", "",
+             f"{results.get('features')} features; {candidate} against {results.get('reference')}"
+             + (f" ({results['reference_count']} images)" if results.get("reference_count") else "") + ".", "",
+             "| metric | value |", "| --- | --- |"]
+    for label, mean_key, std_key in _METRIC_ROWS:
+        if mean_key in results:
+            value = f"{results[mean_key]:.4g}" + (f" ± {results[std_key]:.2g}" if std_key in results else "")
+            lines.append(f"| {label} | {value} |")
+    floor = results.get("real_data_floor")
+    if floor:
+        lines += ["", f"Real-data floor under the same protocol ({floor.get('candidate')} vs {floor.get('reference')}): "
+                  f"FID {floor['fid']:.3g}, IS {floor['is_mean']:.3g}; see the feature network's model card."]
+    if results.get("command"):
+        lines += ["", "```bash", results["command"], "```"]
+    return lines
 
 
 def _fmt(value):
