@@ -195,7 +195,7 @@ def _train(args):
     recipe.update(
         epochs=epochs, batch_size=batch_size, seed=seed,
         steps_per_epoch=steps or recipe.get("steps_per_epoch"),
-        command="keras-genai " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("keras-genai") else recipe.get("command"),
+        command=_command_line() or recipe.get("command"),
         wall_time_s=round(wall, 1),
         machine=f"{platform.machine()}, {os.cpu_count()} CPU cores, TensorFlow {__import__('tensorflow').__version__}, Keras {keras.__version__}",
         final_logs={k: round(float(v[-1]), 4) for k, v in history.history.items()},
@@ -219,7 +219,6 @@ def _train(args):
 def _evaluate(args):
     from keras_genai import zoo
     from keras_genai.metrics import evaluate
-    from keras_genai.zoo import preset
 
     meta = zoo.info(args.preset)
     reference = args.reference or f"{meta['dataset']['name']}/test"
@@ -228,43 +227,53 @@ def _evaluate(args):
     model = zoo.load(args.preset, compile=False)
     results = evaluate.evaluate(model, metrics=metrics, num_samples=args.num_samples, features=args.features,
                                 reference=(name, split or "test"), batch_size=args.batch_size, seed=args.seed)
-    results["command"] = "keras-genai " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("keras-genai") else None
+    results["command"] = _command_line()
     if args.features == "mnist":
         floor = zoo.info("mnist_classifier").get("metrics", {}).get(f"real_data_floor_{name}")
         if floor:
             results["real_data_floor"] = {k: floor[k] for k in ("fid", "is_mean", "candidate", "reference")}
-    print(json.dumps(results, indent=2))
-    if args.output:
-        with open(args.output, "w") as f:
-            json.dump(results, f, indent=2)
+    _report(results, args.output)
     if args.update_card:
-        folder = meta.pop("path")
-        meta.pop("pretrained_available", None)
-        meta.setdefault("metrics", {})[f"{args.features}_features"] = results
-        preset.write_metadata(folder, meta)
-        print(f"updated {os.path.join(folder, 'metadata.json')} and the model card")
+        _store_metrics(args.preset, f"{args.features}_features", results)
 
 
 def _floor(args):
-    from keras_genai import zoo
     from keras_genai.metrics import evaluate
-    from keras_genai.zoo import preset
 
     results = evaluate.real_data_floor(features=args.features, dataset=args.dataset, num_samples=args.num_samples)
-    results["command"] = "keras-genai " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("keras-genai") else None
-    print(json.dumps(results, indent=2))
-    if args.output:
-        with open(args.output, "w") as f:
-            json.dump(results, f, indent=2)
+    results["command"] = _command_line()
+    _report(results, args.output)
     if args.update_card:
         if args.features != "mnist":
             raise ValueError("--update-card stores floors in the mnist_classifier card; use --features mnist")
-        meta = zoo.info("mnist_classifier")
-        folder = meta.pop("path")
-        meta.pop("pretrained_available", None)
-        meta.setdefault("metrics", {})[f"real_data_floor_{args.dataset}"] = results
-        preset.write_metadata(folder, meta)
-        print(f"updated {os.path.join(folder, 'metadata.json')} and the model card")
+        _store_metrics("mnist_classifier", f"real_data_floor_{args.dataset}", results)
+
+
+def _command_line():
+    """The command as typed, for model cards (None when not run as ``keras-genai``)."""
+    if not sys.argv[0].endswith("keras-genai"):
+        return None
+    return "keras-genai " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _report(results, output):
+    print(json.dumps(results, indent=2))
+    if output:
+        with open(output, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+def _store_metrics(preset_name, key, results):
+    """Stores ``results`` under ``metrics[key]`` of a preset and re-renders its model card."""
+    from keras_genai import zoo
+    from keras_genai.zoo import preset
+
+    meta = zoo.info(preset_name)
+    folder = meta.pop("path")
+    meta.pop("pretrained_available", None)
+    meta.setdefault("metrics", {})[key] = results
+    preset.write_metadata(folder, meta)
+    print(f"updated {os.path.join(folder, 'metadata.json')} and the model card")
 
 
 def _export(args):

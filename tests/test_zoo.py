@@ -155,3 +155,31 @@ def test_register_a_folder(tiny_preset):
 def test_wrong_source_type():
     with pytest.raises(TypeError, match="preset name"):
         zoo.load(42)
+
+
+PRETRAINED = [name for name in zoo.list() if zoo.info(name)["pretrained_available"]]
+
+
+@pytest.mark.parametrize("name", PRETRAINED)
+def test_every_pretrained_preset_is_small_measured_and_loads(name):
+    meta = zoo.info(name)
+    assert meta["weights"]["bytes"] < 10.5e6
+    assert meta["training"]["wall_time_s"] > 0 and meta["training"]["command"].startswith(f"keras-genai train {name}")
+    assert meta["metrics"], f"{name} has no measured metrics in its card"
+    model = zoo.load(name)
+    if meta["family"] == "gan":
+        evaluation = meta["metrics"]["mnist_features"]
+        assert evaluation["num_samples"] == 10_000 and evaluation["reference"] == "mnist/test"
+        images, _ = model.preview(20, seed=0)
+        assert images.dtype == np.uint8 and images.shape[1:] == (28, 28, 1)
+    card = open(os.path.join(meta["path"], "README.md")).read()
+    assert "## Evaluation" in card and "No metrics measured yet" not in card
+
+
+def test_cgan_preset_draws_the_requested_digits():
+    from keras_genai.metrics import mnist_classifier
+
+    model = zoo.load("cgan_mnist")
+    labels = np.arange(200) % 10
+    _, logits = mnist_classifier()(model.sample(200, seed=1, labels=labels))
+    assert np.mean(logits.argmax(-1) == labels) >= 0.95

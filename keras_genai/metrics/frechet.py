@@ -6,17 +6,7 @@ vector and a scatter matrix, so arbitrarily many batches fit in ``O(dim**2)`` me
 
 import numpy as np
 
-
-def _as_feature_matrix(features, name):
-    """Convert ``features`` (numpy array or tf tensor) to a finite float64 (n, dim) matrix."""
-    array = np.asarray(features, dtype=np.float64)
-    if array.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D (num_samples, dim) array, got shape {array.shape}")
-    if array.shape[1] == 0:
-        raise ValueError(f"{name} must have at least one feature dimension, got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contain NaN or inf")
-    return array
+from keras_genai.metrics.checks import as_feature_matrix
 
 
 class FeatureStatistics:
@@ -48,7 +38,7 @@ class FeatureStatistics:
             ValueError: on a rank other than 2, a ``dim`` that differs from earlier batches,
                 or NaN/inf values (the statistics are left unchanged).
         """
-        batch = _as_feature_matrix(features, "features")
+        batch = as_feature_matrix(features, "features")
         if self._mean is not None and batch.shape[1] != self.dim:
             raise ValueError(
                 f"features must have dimension {self.dim} like earlier batches, got shape {batch.shape}"
@@ -204,8 +194,8 @@ def fid_from_features(real, fake):
     Raises:
         ValueError: on wrong rank, mismatched ``dim``, NaN/inf, or too few samples.
     """
-    real = _as_feature_matrix(real, "real features")
-    fake = _as_feature_matrix(fake, "fake features")
+    real = as_feature_matrix(real, "real features")
+    fake = as_feature_matrix(fake, "fake features")
     if real.shape[1] != fake.shape[1]:
         raise ValueError(f"real and fake features must have the same dimension, got {real.shape} and {fake.shape}")
     real_stats, fake_stats = FeatureStatistics(), FeatureStatistics()

@@ -6,14 +6,7 @@ average over subsets can be slightly negative when both sets come from one distr
 
 import numpy as np
 
-
-def _as_feature_matrix(features, name):
-    array = np.asarray(features, dtype=np.float64)
-    if array.ndim != 2 or array.shape[1] == 0:
-        raise ValueError(f"{name} must be a 2-D (num_samples, dim) array with dim ≥ 1, got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contain NaN or inf")
-    return array
+from keras_genai.metrics.checks import as_feature_matrix
 
 
 def _polynomial_kernel(a, b):
@@ -53,8 +46,8 @@ def kernel_inception_distance(real, fake, num_subsets=100, subset_size=1000, see
         ValueError: on wrong rank, mismatched dim, NaN/inf, num_subsets < 1 or an effective
             subset size < 2.
     """
-    real = _as_feature_matrix(real, "real features")
-    fake = _as_feature_matrix(fake, "fake features")
+    real = as_feature_matrix(real, "real features")
+    fake = as_feature_matrix(fake, "fake features")
     if real.shape[1] != fake.shape[1]:
         raise ValueError(f"real and fake features must have the same dimension, got {real.shape} and {fake.shape}")
     if int(num_subsets) != num_subsets or num_subsets < 1:

@@ -7,14 +7,7 @@ Precision asks how many fake samples land on the real manifold, recall the rever
 
 import numpy as np
 
-
-def _as_feature_matrix(features, name):
-    array = np.asarray(features, dtype=np.float64)
-    if array.ndim != 2 or array.shape[1] == 0:
-        raise ValueError(f"{name} must be a 2-D (num_samples, dim) array with dim ≥ 1, got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contain NaN or inf")
-    return array
+from keras_genai.metrics.checks import as_feature_matrix
 
 
 def _squared_distances(rows, columns, columns_squared_norms):
@@ -67,8 +60,8 @@ def precision_recall(real, fake, k=3, batch_size=1000):
         ValueError: on wrong rank, mismatched dim, NaN/inf, bad k or batch_size, or a set
             with k or fewer samples.
     """
-    real = _as_feature_matrix(real, "real features")
-    fake = _as_feature_matrix(fake, "fake features")
+    real = as_feature_matrix(real, "real features")
+    fake = as_feature_matrix(fake, "fake features")
     if real.shape[1] != fake.shape[1]:
         raise ValueError(f"real and fake features must have the same dimension, got {real.shape} and {fake.shape}")
     if int(k) != k or k < 1:
