@@ -374,3 +374,16 @@ def test_dcgan_celeba_recipe_trains_on_mock_celeb_a(mock_tfds):
     assert int(model.g_optimizer.iterations) == 2
     assert np.isfinite(history.history["g_loss"]).all()
     assert model.sample(2, seed=0).shape == (2, 64, 64, 3)
+
+
+@pytest.mark.parametrize("name", ["dcgan_cifar10", "wgan_gp_cifar10"])
+def test_cifar10_recipes_train_on_mock_cifar10(mock_tfds, name):
+    from keras_genai import zoo
+
+    meta = zoo.info(name)
+    model = zoo.load(name, pretrained=False)
+    with mock_tfds(20):
+        train = data.images(meta["dataset"]["name"], split=meta["dataset"]["split"], batch_size=10)
+        history = model.fit(train, epochs=1, verbose=0)
+    assert int(model.g_optimizer.iterations) == 2
+    assert np.isfinite(history.history["d_loss"]).all()

@@ -48,6 +48,13 @@ def test_unknown_name_suggests_the_closest():
         zoo.load("dcgan_mnsit")
 
 
+@pytest.mark.parametrize("name,shape", [("dcgan_cifar10", (32, 32, 3)), ("wgan_gp_cifar10", (32, 32, 3))])
+def test_cifar10_recipes_behave_like_dcgan_celeba(name, shape):
+    with pytest.raises(zoo.MissingWeightsError, match=f"keras-genai train {name}"):
+        zoo.load(name)
+    assert zoo.load(name, pretrained=False).image_shape == shape
+
+
 def test_recipe_only_preset_explains_how_to_get_weights():
     with pytest.raises(zoo.MissingWeightsError) as error:
         zoo.load("dcgan_celeba")
