@@ -224,7 +224,6 @@ def max_abs_diff(a, b):
 
 
 def bench_sampling_and_exports(preset, pretrained, settings, tflite_threads):
-    import numpy as np
     import tensorflow as tf
 
     import keras_genai

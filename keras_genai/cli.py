@@ -191,7 +191,7 @@ def _train(args):
     start = time.perf_counter()
     history = model.fit(train, epochs=epochs, callbacks=cbs, shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
     wall = time.perf_counter() - start
-    steps = int(sum(1 for _ in train)) if args.steps_per_epoch else None
+    steps = int(train.cardinality()) if args.steps_per_epoch else None
     recipe.update(
         epochs=epochs, batch_size=batch_size, seed=seed,
         steps_per_epoch=steps or recipe.get("steps_per_epoch"),

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_genai.zoo.preset import make_readable
+from keras_genai import files
 
 QUANTIZATIONS = ("float32", "float16", "dynamic_int8")
 
@@ -54,12 +54,10 @@ def saved_model(model, base_dir, version=1, overwrite=False):
     archive.track(model)
     for name, (fn, signature) in model.export_signatures().items():
         archive.add_endpoint(name=name, fn=fn, input_signature=signature)
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    staging = tempfile.mkdtemp(dir=os.path.dirname(target), prefix=f".{version}-")
+    staging = files.staging_folder(target)
     try:
-        make_readable(staging)
         archive.write_out(staging, verbose=False)
-        _move_into_place(staging, target)
+        files.publish_folder(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -188,13 +186,3 @@ def _run_fresh(kind, path, inputs, *args):
 def _refuse_existing(path, overwrite):
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"{path} already exists; pass overwrite=True (CLI: --overwrite) to replace it")
-
-
-def _move_into_place(staging, target):
-    if os.path.exists(target):
-        trash = tempfile.mkdtemp(dir=os.path.dirname(target), prefix=".old-")
-        os.rename(target, os.path.join(trash, "old"))
-        os.rename(staging, target)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.rename(staging, target)

@@ -58,10 +58,16 @@ def test_interrupted_fit_resumes_through_backup_and_restore(tiny_gan, tmp_path):
 
     fresh = dcgan((28, 28, 1), latent_dim=8, base_filters=8, seed=0)
     fresh.compile()
-    history = fresh.fit(_data(), epochs=4, verbose=0, callbacks=callbacks.standard(tmp_path, tensorboard=False))
+    class _WeightsAtStart(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):  # runs after BackupAndRestore restored the state
+            self.weights = [w.numpy().copy() for w in self.model.generator.weights]
+
+    at_start = _WeightsAtStart()
+    history = fresh.fit(_data(), epochs=4, verbose=0, callbacks=callbacks.standard(tmp_path, tensorboard=False) + [at_start])
+    for restored, saved in zip(at_start.weights, weights_after_2_epochs):
+        np.testing.assert_array_equal(restored, saved)
     assert len(history.history["d_loss"]) == 2  # epochs 3 and 4 only
     assert int(fresh.d_optimizer.iterations) == 8  # restored 4 steps + 4 new
     assert os.path.isfile(tmp_path / "checkpoints" / "last.keras")
     assert sorted(os.listdir(tmp_path / "samples"))[-1] == "epoch_0004.png"
     assert not os.path.exists(tmp_path / "backup") or not os.listdir(tmp_path / "backup")
-    assert weights_after_2_epochs  # restored state was not this fresh model's initial state

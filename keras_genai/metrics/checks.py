@@ -13,3 +13,12 @@ def as_feature_matrix(features, name):
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contain NaN or inf")
     return array
+
+
+def as_feature_pair(real, fake):
+    """Both feature sets as finite float64 matrices of the same dimension: ``(real, fake)``."""
+    real = as_feature_matrix(real, "real features")
+    fake = as_feature_matrix(fake, "fake features")
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"real and fake features must have the same dimension, got {real.shape} and {fake.shape}")
+    return real, fake

@@ -147,7 +147,7 @@ def real_data_floor(features="mnist", dataset="mnist", reference_split="test", o
     results["is_of_reference_mean"], results["is_of_reference_std"] = inception_score_from_logits(real.logits)
     results.update(features=extractor.name, reference=f"{dataset}/{reference_split}",
                    candidate=f"{dataset}/{other_split}[:{other.count}]", seed=seed)
-    return {k: (float(v) if isinstance(v, (np.floating, float)) else v) for k, v in results.items()}
+    return results
 
 
 def _progress(total, label):

@@ -6,7 +6,7 @@ vector and a scatter matrix, so arbitrarily many batches fit in ``O(dim**2)`` me
 
 import numpy as np
 
-from keras_genai.metrics.checks import as_feature_matrix
+from keras_genai.metrics.checks import as_feature_matrix, as_feature_pair
 
 
 class FeatureStatistics:
@@ -194,10 +194,7 @@ def fid_from_features(real, fake):
     Raises:
         ValueError: on wrong rank, mismatched ``dim``, NaN/inf, or too few samples.
     """
-    real = as_feature_matrix(real, "real features")
-    fake = as_feature_matrix(fake, "fake features")
-    if real.shape[1] != fake.shape[1]:
-        raise ValueError(f"real and fake features must have the same dimension, got {real.shape} and {fake.shape}")
+    real, fake = as_feature_pair(real, fake)
     real_stats, fake_stats = FeatureStatistics(), FeatureStatistics()
     real_stats.update(real)
     fake_stats.update(fake)

@@ -6,7 +6,7 @@ average over subsets can be slightly negative when both sets come from one distr
 
 import numpy as np
 
-from keras_genai.metrics.checks import as_feature_matrix
+from keras_genai.metrics.checks import as_feature_pair
 
 
 def _polynomial_kernel(a, b):
@@ -46,10 +46,7 @@ def kernel_inception_distance(real, fake, num_subsets=100, subset_size=1000, see
         ValueError: on wrong rank, mismatched dim, NaN/inf, num_subsets < 1 or an effective
             subset size < 2.
     """
-    real = as_feature_matrix(real, "real features")
-    fake = as_feature_matrix(fake, "fake features")
-    if real.shape[1] != fake.shape[1]:
-        raise ValueError(f"real and fake features must have the same dimension, got {real.shape} and {fake.shape}")
+    real, fake = as_feature_pair(real, fake)
     if int(num_subsets) != num_subsets or num_subsets < 1:
         raise ValueError(f"num_subsets must be an integer ≥ 1, got {num_subsets}")
     size = min(int(subset_size), real.shape[0], fake.shape[0])

@@ -7,7 +7,7 @@ Precision asks how many fake samples land on the real manifold, recall the rever
 
 import numpy as np
 
-from keras_genai.metrics.checks import as_feature_matrix
+from keras_genai.metrics.checks import as_feature_pair
 
 
 def _squared_distances(rows, columns, columns_squared_norms):
@@ -60,10 +60,7 @@ def precision_recall(real, fake, k=3, batch_size=1000):
         ValueError: on wrong rank, mismatched dim, NaN/inf, bad k or batch_size, or a set
             with k or fewer samples.
     """
-    real = as_feature_matrix(real, "real features")
-    fake = as_feature_matrix(fake, "fake features")
-    if real.shape[1] != fake.shape[1]:
-        raise ValueError(f"real and fake features must have the same dimension, got {real.shape} and {fake.shape}")
+    real, fake = as_feature_pair(real, fake)
     if int(k) != k or k < 1:
         raise ValueError(f"k must be an integer ≥ 1, got {k}")
     if int(batch_size) != batch_size or batch_size < 1:

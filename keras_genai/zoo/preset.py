@@ -11,10 +11,10 @@ import datetime
 import json
 import os
 import shutil
-import tempfile
 
 import keras
 
+from keras_genai import files
 from keras_genai.zoo.errors import MissingWeightsError, PresetError
 from keras_genai.zoo.remote import sha256_of, verify
 
@@ -33,14 +33,12 @@ def read_json(folder, name):
         return json.load(f)
 
 
-def build_model(folder, compile=True):
-    """The untrained model described by ``folder/config.json`` (compiled if it was saved so)."""
+def build_model(folder):
+    """The untrained, uncompiled model of ``folder/config.json`` and its compile config
+    (None when it was saved uncompiled): ``(model, compile_config)``."""
     config = read_json(folder, CONFIG_FILE)
     compile_config = config.pop("compile_config", None)
-    model = keras.saving.deserialize_keras_object(config)
-    if compile and compile_config:
-        model.compile_from_config(compile_config)
-    return model
+    return keras.saving.deserialize_keras_object(config), compile_config
 
 
 def load_weights(model, path, sha256=None):
@@ -70,11 +68,8 @@ def save_preset(model, folder, metadata, overwrite=False, samples=True):
     folder = os.path.abspath(os.fspath(folder))
     if os.path.exists(folder) and not overwrite:
         raise FileExistsError(f"{folder} exists; pass overwrite=True to replace it")
-    parent = os.path.dirname(folder)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(folder)}-")
+    staging = files.staging_folder(folder)
     try:
-        make_readable(staging)
         metadata = copy.deepcopy(metadata)
         config = keras.saving.serialize_keras_object(model)
         with open(os.path.join(staging, CONFIG_FILE), "w") as f:
@@ -93,7 +88,7 @@ def save_preset(model, folder, metadata, overwrite=False, samples=True):
             images, columns = model.preview(64, seed=0)
             plot.save_grid(images, os.path.join(staging, SAMPLES_FILE), columns=columns)
         write_metadata(staging, metadata)
-        _replace(staging, folder)
+        files.publish_folder(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -109,31 +104,12 @@ def write_metadata(folder, metadata):
         f.write(render_model_card(metadata))
 
 
-def make_readable(folder):
-    """Gives a ``tempfile.mkdtemp`` folder (mode 0700) the usual permissions (0777 & ~umask),
-    so that other users (a TF Serving container, a shared cache) can read what it becomes."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(folder, 0o777 & ~umask)
-
-
 def _save_weights_without_optimizer(model, config, path):
     config = dict(config)
     config.pop("compile_config", None)
     bare = keras.saving.deserialize_keras_object(config)
     bare.set_weights(model.get_weights())
     bare.save_weights(path)
-
-
-def _replace(staging, folder):
-    if os.path.exists(folder):
-        trash = folder + ".old"
-        shutil.rmtree(trash, ignore_errors=True)
-        os.rename(folder, trash)
-        os.rename(staging, folder)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.rename(staging, folder)
 
 
 def render_model_card(metadata):

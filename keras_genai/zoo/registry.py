@@ -69,7 +69,9 @@ def info(source, sha256=None):
     folder = resolve(source, sha256)
     metadata = preset.read_json(folder, preset.METADATA_FILE)
     metadata["path"] = folder
-    metadata["pretrained_available"] = _weights_location(folder, metadata) is not None
+    weights = metadata.get("weights") or {}
+    shipped = os.path.isfile(os.path.join(folder, weights.get("file", preset.WEIGHTS_FILE)))
+    metadata["pretrained_available"] = shipped or bool(weights.get("url"))
     return metadata
 
 
@@ -89,7 +91,7 @@ def load(source, pretrained=True, weights=None, weights_sha256=None, sha256=None
     """
     folder = resolve(source, sha256)
     metadata = preset.read_json(folder, preset.METADATA_FILE)
-    model = preset.build_model(folder, compile=False)
+    model, compile_config = preset.build_model(folder)
     if pretrained or weights is not None:
         if weights is not None:
             path, expected = os.fspath(weights), weights_sha256
@@ -101,10 +103,8 @@ def load(source, pretrained=True, weights=None, weights_sha256=None, sha256=None
                 raise MissingWeightsError(_missing_weights_message(metadata))
             path, expected = location
         preset.load_weights(model, path, expected)
-    if compile:
-        compile_config = preset.read_json(folder, preset.CONFIG_FILE).get("compile_config")
-        if compile_config:
-            model.compile_from_config(compile_config)
+    if compile and compile_config:
+        model.compile_from_config(compile_config)
     return model
 
 

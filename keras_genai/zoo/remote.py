@@ -4,12 +4,12 @@ import hashlib
 import os
 import shutil
 import tarfile
-import tempfile
 import urllib.parse
 import zipfile
 
 import keras
 
+from keras_genai import files
 from keras_genai.zoo.errors import ChecksumError
 
 CACHE_ENV = "KERAS_GENAI_CACHE"
@@ -79,9 +79,7 @@ def unpack_preset(archive, sha256):
     """
     target = os.path.join(cache_dir(), "presets", sha256[:16])
     if not os.path.isdir(target):
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        staging = tempfile.mkdtemp(dir=os.path.dirname(target), prefix=".unpack-")
-        os.chmod(staging, 0o755)
+        staging = files.staging_folder(target)
         try:
             if zipfile.is_zipfile(archive):
                 with zipfile.ZipFile(archive) as z:
