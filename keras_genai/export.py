@@ -134,14 +134,40 @@ def check_saved_model(model, path, num_samples=4, seed=123):
     report = {}
     for signature in model.export_signatures():
         inputs, expected = model.example_inputs(signature, num_samples=num_samples, seed=seed)
-        got = _run_fresh("saved_model", path, inputs, signature)["images"]
+        outputs = _run_fresh("saved_model", path, inputs, signature)
         key = "saved_model" if signature == "serving_default" else signature
-        if expected.dtype == np.uint8:
-            report[key] = _compare(expected.astype(np.int32), got.astype(np.int32), 1, f"{signature} signature")
-        else:
-            report[key] = _compare(expected, got, TOLERANCE["saved_model"], f"{signature} signature",
-                                   MEAN_TOLERANCE["saved_model"])
+        for name, value in _as_outputs(expected).items():
+            if name not in outputs:
+                raise AssertionError(f"{signature} signature has no output {name!r}; it has {sorted(outputs)}")
+            what = f"{signature} signature, output {name}"
+            entry = key if len(_as_outputs(expected)) == 1 else f"{key}.{name}"
+            got, value = outputs[name], np.asarray(value)
+            if value.dtype.kind in "iuSUOb":
+                # Integers (uint8 images, token ids) may differ by one level; text must be equal.
+                tolerance = 1 if value.dtype == np.uint8 else 0
+                if value.dtype.kind in "SUO":
+                    value, got = _as_text(value), _as_text(got)
+                    report[entry] = _compare_exact(value, got, what)
+                else:
+                    report[entry] = _compare(value.astype(np.int64), got.astype(np.int64), tolerance, what)
+            else:
+                report[entry] = _compare(value, got, TOLERANCE["saved_model"], what, MEAN_TOLERANCE["saved_model"])
     return report
+
+
+def _as_outputs(expected):
+    """``example_inputs`` gives one array (the ``images`` output) or {output name: array}."""
+    return dict(expected) if isinstance(expected, dict) else {"images": expected}
+
+
+def _as_text(values):
+    return np.array([v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values).ravel()])
+
+
+def _compare_exact(expected, got, what):
+    if expected.shape != got.shape or not np.array_equal(expected, got):
+        raise AssertionError(f"{what}: {got.tolist()!r} differs from Keras {expected.tolist()!r}")
+    return {"max_abs_diff": 0.0, "tolerance": 0, "mean_abs_diff": 0.0}
 
 
 def check_tflite(model, path, quantize="float32", num_samples=4, seed=123):
@@ -156,7 +182,10 @@ def check_tflite(model, path, quantize="float32", num_samples=4, seed=123):
     inputs, expected = model.example_inputs(model.edge_signature, num_samples=fixed[0] if fixed else num_samples, seed=seed)
     outputs = _run_fresh("tflite", path, inputs)
     key = f"tflite_{quantize}"
-    return {key: _compare(expected, outputs["images"], TOLERANCE[key], key, MEAN_TOLERANCE[key])}
+    expected = _as_outputs(expected)
+    return {key if len(expected) == 1 else f"{key}.{name}":
+            _compare(value, outputs[name], TOLERANCE[key], f"{key}, output {name}", MEAN_TOLERANCE[key])
+            for name, value in expected.items()}
 
 
 def _compare(expected, got, tolerance, what, mean_tolerance=None):
