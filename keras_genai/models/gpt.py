@@ -1,0 +1,416 @@
+"""A character-level GPT: a decoder-only transformer language model as one ``keras.Model``.
+
+Text is a sequence of characters from the model's ``vocabulary`` (a string of distinct
+characters, sorted by code point; token id = index in it). ``fit`` takes batches of
+``(tokens, targets)`` int32 (batch, length) where targets are the tokens shifted by one
+(``keras_genai.data.text_windows``). ``generate`` decodes with a key/value cache inside one
+compiled TensorFlow loop, so each new character costs one position.
+
+Context policy: the model sees at most ``context_length`` characters. A longer prompt is
+conditioned on its last ``context_length`` characters (the returned text keeps the whole
+prompt). When generation fills the cache, the cache is rebuilt from the last
+``context_length // 2`` characters (one parallel pass) and decoding goes on.
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_genai.nets.transformer import TransformerBlock
+
+_LN2 = math.log(2.0)
+_MASKED = -1e9
+
+
+@keras.saving.register_keras_serializable(package="keras_genai")
+class GPT(keras.Model):
+    """Character-level decoder-only transformer.
+
+    Args:
+        vocabulary: string of distinct characters sorted by code point (the token ids).
+        context_length: longest sequence the model attends over (position embeddings).
+        num_layers, num_heads, embed_dim: transformer size; embed_dim % num_heads == 0.
+        mlp_ratio: MLP hidden width / embed_dim.
+        dropout: dropout rate during training.
+        tie_embeddings: the output layer reuses the token embedding matrix.
+        seed: seed of the model's ``SeedGenerator`` (``generate(seed=None)``).
+    """
+
+    def __init__(self, vocabulary, context_length=256, num_layers=4, num_heads=4, embed_dim=256,
+                 mlp_ratio=4, dropout=0.0, tie_embeddings=True, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        _check_vocabulary(vocabulary)
+        if embed_dim % num_heads:
+            raise ValueError(f"embed_dim {embed_dim} must be divisible by num_heads {num_heads}")
+        for name, value in (("context_length", context_length), ("num_layers", num_layers)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.vocabulary = vocabulary
+        self.context_length = context_length
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.embed_dim = embed_dim
+        self.mlp_ratio = mlp_ratio
+        self.dropout_rate = float(dropout)
+        self.tie_embeddings = bool(tie_embeddings)
+        self.seed = seed
+        self.code_points = np.array([ord(c) for c in vocabulary], dtype=np.int32)
+        init = keras.initializers.RandomNormal(stddev=0.02, seed=seed)
+        self.token_embedding = keras.layers.Embedding(len(vocabulary), embed_dim, embeddings_initializer=init,
+                                                      name="token_embedding")
+        self.position_embedding = keras.layers.Embedding(context_length, embed_dim, embeddings_initializer=init,
+                                                         name="position_embedding")
+        self.embedding_dropout = keras.layers.Dropout(self.dropout_rate)
+        self.blocks = [TransformerBlock(num_heads, mlp_ratio * embed_dim, self.dropout_rate, name=f"block_{i}")
+                       for i in range(num_layers)]
+        self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")
+        self.head = None if self.tie_embeddings else keras.layers.Dense(len(vocabulary), use_bias=False, name="head")
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.build((None, None))
+        self._compiled_generate = {}
+
+    def build(self, input_shape):
+        self.token_embedding.build((None, None))
+        self.position_embedding.build((None, None))
+        width = (None, None, self.embed_dim)
+        for layer in (*self.blocks, self.final_norm):
+            layer.build(width)
+        if self.head is not None:
+            self.head.build(width)
+        self.built = True
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocabulary": self.vocabulary, "context_length": self.context_length, "num_layers": self.num_layers,
+            "num_heads": self.num_heads, "embed_dim": self.embed_dim, "mlp_ratio": self.mlp_ratio,
+            "dropout": self.dropout_rate, "tie_embeddings": self.tie_embeddings, "seed": self.seed,
+        }
+
+    @property
+    def vocabulary_size(self):
+        return len(self.vocabulary)
+
+    # ------------------------------------------------------------------ network
+    def _embed(self, tokens, positions, training=False):
+        x = self.token_embedding(tokens) + self.position_embedding(positions)
+        return self.embedding_dropout(x, training=training)
+
+    def _logits(self, x):
+        x = self.final_norm(x)
+        if self.head is not None:
+            return tf.cast(self.head(x), tf.float32)
+        table = tf.cast(self.token_embedding.embeddings, x.dtype)
+        return tf.cast(tf.einsum("bld,vd->blv", x, table), tf.float32)
+
+    def call(self, tokens, training=False):
+        """tokens (batch, L) int32 ids, L <= context_length -> logits (batch, L, vocabulary) float32
+        for the next character at every position."""
+        tokens = tf.cast(tokens, tf.int32)
+        x = self._embed(tokens, tf.range(tf.shape(tokens)[1])[None], training)
+        for block in self.blocks:
+            x = block(x, training=training)
+        return self._logits(x)
+
+    # ----------------------------------------------------------------- training
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def _loss(self, tokens, targets, training):
+        logits = self(tokens, training=training)
+        per_token = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(targets, tf.int32), logits=logits)
+        per_sequence = tf.reduce_mean(per_token, axis=-1)
+        # Averaged over the global batch, so replicas of a tf.distribute strategy sum correctly.
+        return tf.nn.compute_average_loss(per_sequence), tf.reduce_mean(per_sequence)
+
+    def train_step(self, data):
+        tokens, targets = data
+        with tf.GradientTape() as tape:
+            loss, local_mean = self._loss(tokens, targets, training=True)
+            scaled = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled, self.trainable_variables)
+        self.optimizer.apply(gradients, self.trainable_variables)
+        self.loss_tracker.update_state(local_mean)
+        return self._results()
+
+    def test_step(self, data):
+        tokens, targets = data
+        _, local_mean = self._loss(tokens, targets, training=False)
+        self.loss_tracker.update_state(local_mean)
+        return self._results()
+
+    def _results(self):
+        loss = self.loss_tracker.result()
+        return {"loss": loss, "bits_per_char": loss / _LN2}
+
+    # -------------------------------------------------------------- characters
+    def encode(self, text):
+        """str -> int32 ids (len(text),). Raises ValueError naming characters outside the vocabulary."""
+        if not isinstance(text, str):
+            raise TypeError(f"expected a str, got {type(text).__name__}")
+        unknown = sorted(set(text) - set(self.vocabulary))
+        if unknown:
+            raise ValueError(f"characters not in the model's vocabulary: {''.join(unknown)!r} "
+                             f"(the vocabulary has {self.vocabulary_size} characters: {self.vocabulary!r})")
+        index = {c: i for i, c in enumerate(self.vocabulary)}
+        return np.array([index[c] for c in text], dtype=np.int32)
+
+    def decode(self, ids):
+        """int ids (any shape, last axis = positions) -> str (or nested lists of str)."""
+        ids = np.asarray(ids)
+        if ids.ndim == 0:
+            ids = ids[None]
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocabulary_size):
+            raise ValueError(f"token ids must be in [0, {self.vocabulary_size}), got [{ids.min()}, {ids.max()}]")
+        if ids.ndim == 1:
+            return "".join(self.vocabulary[i] for i in ids)
+        return [self.decode(row) for row in ids]
+
+    # ---------------------------------------------------------------- decoding
+    def _prefill(self, tokens):
+        """tokens (batch, L), 1 <= L <= context -> (caches, logits of the last position (batch, V))."""
+        length = tf.shape(tokens)[1]
+        x = self._embed(tokens, tf.range(length)[None])
+        caches = []
+        pad = [[0, 0], [0, 0], [0, self.context_length - length], [0, 0]]
+        for block in self.blocks:
+            x, keys, values = block.prefill(x)
+            caches.append((tf.pad(keys, pad), tf.pad(values, pad)))
+        return caches, self._logits(x[:, -1:])[:, 0]
+
+    def _step(self, token, position, caches):
+        """token (batch,) at ``position`` -> (caches, next logits (batch, V))."""
+        x = self._embed(token[:, None], tf.reshape(position, [1, 1]))
+        updated = []
+        for block, (keys, values) in zip(self.blocks, caches):
+            x, keys, values = block.step(x, keys, values, position)
+            updated.append((keys, values))
+        return updated, self._logits(x)[:, 0]
+
+    def _last_logits(self, window):
+        """Recomputes the whole window (batch, L) and returns the last position's logits."""
+        return self(window)[:, -1]
+
+    def _generate_ids(self, prompt, max_new_tokens, temperature, top_k, top_p, seed, use_cache=True):
+        """The compiled decoding loop: prompt (batch, P) int32 -> new ids (batch, max_new_tokens)."""
+        context = self.context_length
+        refill = context // 2
+        prompt = prompt[:, -context:]
+        batch, length = tf.shape(prompt)[0], tf.shape(prompt)[1]
+        recent = tf.concat([tf.zeros([batch, context - length], tf.int32), prompt], axis=1)
+        if use_cache:
+            caches, logits = self._prefill(prompt)
+        else:
+            caches, logits = [], self._last_logits(prompt)
+        new_ids = tf.TensorArray(tf.int32, size=max_new_tokens)
+
+        def body(i, filled, recent, logits, caches, new_ids):
+            token = _pick(logits, temperature, top_k, top_p, seed, i)
+            new_ids = new_ids.write(i, token)
+            recent = tf.concat([recent[:, 1:], token[:, None]], axis=1)
+            filled = filled + 1
+            if not use_cache:
+                window = tf.minimum(filled, context)
+                return i + 1, filled, recent, self._last_logits(recent[:, context - window:]), caches, new_ids
+
+            def from_cache():
+                updated, next_logits = self._step(token, filled - 1, caches)
+                return updated, next_logits, filled
+
+            def rebuild():
+                rebuilt, next_logits = self._prefill(recent[:, context - refill:])
+                return rebuilt, next_logits, tf.constant(refill)
+
+            caches, logits, filled = tf.cond(filled > context, rebuild, from_cache)
+            return i + 1, filled, recent, logits, caches, new_ids
+
+        loop = tf.while_loop(lambda i, *_: i < max_new_tokens, body,
+                             (tf.constant(0), length, recent, logits, caches, new_ids))
+        return tf.transpose(loop[-1].stack())
+
+    def _compiled(self, use_cache):
+        if use_cache not in self._compiled_generate:
+            self._compiled_generate[use_cache] = tf.function(
+                lambda *args: self._generate_ids(*args, use_cache=use_cache),
+                input_signature=_GENERATE_SIGNATURE, reduce_retracing=True)
+        return self._compiled_generate[use_cache]
+
+    def generate(self, prompt, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None,
+                 use_cache=True):
+        """Continues ``prompt`` by ``max_new_tokens`` characters.
+
+        Args:
+            prompt: a non-empty str, or a list of str (each continued on its own).
+            max_new_tokens: int >= 1.
+            temperature: >= 0; 0 is greedy decoding (argmax), 1 samples the model's distribution.
+            top_k: None or int >= 1: sample among the k most likely characters.
+            top_p: None or float in (0, 1]: nucleus sampling (smallest set with probability >= p).
+            seed: int for reproducible sampling (same seed -> same text); None draws one from the
+                model's SeedGenerator.
+            use_cache: False recomputes the whole prefix every step (for comparison only).
+        Returns:
+            The prompt followed by the new characters (a str, or a list for a list of prompts).
+        """
+        if isinstance(prompt, (list, tuple)):
+            seeds = [None if seed is None else seed + i for i in range(len(prompt))]
+            return [self.generate(p, max_new_tokens, temperature, top_k, top_p, s, use_cache)
+                    for p, s in zip(prompt, seeds)]
+        ids = self.generate_ids(self.encode(_check_prompt(prompt))[None], max_new_tokens, temperature, top_k,
+                                top_p, seed, use_cache)
+        return prompt + self.decode(ids[0, -max_new_tokens:])
+
+    def generate_ids(self, prompt_ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None,
+                     use_cache=True):
+        """Like ``generate`` on ids: prompt_ids (batch, P) int -> (batch, P + max_new_tokens) int32."""
+        prompt_ids = np.asarray(prompt_ids)
+        if prompt_ids.ndim != 2 or prompt_ids.shape[1] < 1 or prompt_ids.shape[0] < 1:
+            raise ValueError(f"prompt_ids must have shape (batch, length) with batch, length >= 1, "
+                             f"got {prompt_ids.shape}")
+        if not np.issubdtype(prompt_ids.dtype, np.integer):
+            raise TypeError(f"prompt_ids must be integers, got dtype {prompt_ids.dtype}")
+        self.decode(prompt_ids)  # range check
+        max_new_tokens, temperature, top_k, top_p = _check_sampling(max_new_tokens, temperature, top_k, top_p)
+        if seed is None:
+            seed = int(keras.random.randint((), 0, 2**31 - 1, seed=self.seed_generator))
+        new = self._compiled(bool(use_cache))(tf.constant(prompt_ids, tf.int32), tf.constant(max_new_tokens),
+                                              tf.constant(temperature), tf.constant(top_k), tf.constant(top_p),
+                                              tf.constant(seed, tf.int64))
+        return np.concatenate([prompt_ids.astype(np.int32), new.numpy()], axis=1)
+
+    def cache_bytes(self, batch_size=1):
+        """Memory of the key/value cache during ``generate``: layers x 2 x batch x context x width x 4 bytes."""
+        return self.num_layers * 2 * batch_size * self.context_length * self.embed_dim * 4
+
+    # ------------------------------------------------------------------ export
+    def _ids_from_text(self, prompt):
+        code_points = tf.strings.unicode_decode(prompt, "UTF-8")
+        table = tf.constant(self.code_points)
+        ids = tf.searchsorted(table, code_points)
+        clipped = tf.minimum(ids, self.vocabulary_size - 1)
+        known = tf.reduce_all(tf.equal(tf.gather(table, clipped), code_points))
+        checks = [
+            tf.debugging.assert_equal(known, True, message="prompt has characters outside the model's vocabulary"),
+            tf.debugging.assert_greater(tf.size(code_points), 0, message="prompt must not be empty"),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(tf.cast(clipped, tf.int32))
+
+    def export_signatures(self):
+        """Named serving endpoints: ``{name: (function, input_signature)}``.
+
+        - ``generate`` (= ``serving_default``): prompt (string scalar), max_new_tokens int32,
+          temperature float32 (0 = greedy), top_k int32 (0 = off), top_p float32 (1 = off),
+          seed int64 -> text (string scalar: prompt + continuation);
+        - ``generate_ids``: tokens (batch, P) int32 and the same controls -> tokens (batch, P + n);
+        - ``logits``: tokens (batch, L <= context) int32 -> logits (batch, L, vocabulary) float32.
+        """
+        controls = [
+            tf.TensorSpec([], tf.int32, name="max_new_tokens"),
+            tf.TensorSpec([], tf.float32, name="temperature"),
+            tf.TensorSpec([], tf.int32, name="top_k"),
+            tf.TensorSpec([], tf.float32, name="top_p"),
+            tf.TensorSpec([], tf.int64, name="seed"),
+        ]
+        tokens_spec = tf.TensorSpec([None, None], tf.int32, name="tokens")
+
+        def generate_text(prompt, max_new_tokens, temperature, top_k, top_p, seed):
+            ids = self._ids_from_text(prompt)[None]
+            new = self._generate_ids(ids, max_new_tokens, temperature, top_k, top_p, seed)[0]
+            continuation = tf.strings.unicode_encode(tf.gather(tf.constant(self.code_points), new), "UTF-8")
+            return {"text": prompt + continuation}
+
+        def generate_ids(tokens, max_new_tokens, temperature, top_k, top_p, seed):
+            new = self._generate_ids(tokens, max_new_tokens, temperature, top_k, top_p, seed)
+            return {"tokens": tf.concat([tokens, new], axis=1)}
+
+        def logits(tokens):
+            return {"logits": self(tokens, training=False)}
+
+        text_signature = (generate_text, [tf.TensorSpec([], tf.string, name="prompt"), *controls])
+        return {
+            "serving_default": text_signature,
+            "generate": text_signature,
+            "generate_ids": (generate_ids, [tokens_spec, *controls]),
+            "logits": (logits, [tokens_spec]),
+        }
+
+    def example_inputs(self, signature, num_samples=2, seed=0):
+        """Inputs (numpy, by name) for one of ``export_signatures()`` and the Keras outputs they
+        must give: ``(inputs, {output name: array})``."""
+        prompt = "".join(self.vocabulary[(7 * i + seed) % self.vocabulary_size] for i in range(5))
+        controls = {"max_new_tokens": np.int32(12), "temperature": np.float32(0.8), "top_k": np.int32(20),
+                    "top_p": np.float32(0.95), "seed": np.int64(seed)}
+        sampling = dict(temperature=0.8, top_k=20, top_p=0.95, seed=seed)
+        if signature in ("serving_default", "generate"):
+            return ({"prompt": np.array(prompt.encode()), **controls},
+                    {"text": np.array(self.generate(prompt, 12, **sampling).encode())})
+        tokens = np.stack([self.encode(prompt)] * num_samples)
+        if signature == "generate_ids":
+            return {"tokens": tokens, **controls}, {"tokens": self.generate_ids(tokens, 12, **sampling)}
+        if signature == "logits":
+            return {"tokens": tokens}, {"logits": self(tokens).numpy()}
+        raise KeyError(f"unknown signature {signature!r}; expected one of {sorted(self.export_signatures())}")
+
+
+_GENERATE_SIGNATURE = [
+    tf.TensorSpec([None, None], tf.int32),
+    tf.TensorSpec([], tf.int32),
+    tf.TensorSpec([], tf.float32),
+    tf.TensorSpec([], tf.int32),
+    tf.TensorSpec([], tf.float32),
+    tf.TensorSpec([], tf.int64),
+]
+
+
+def _pick(logits, temperature, top_k, top_p, seed, step):
+    """Next ids (batch,) from logits (batch, V): argmax when temperature == 0, else a sample
+    from softmax(logits / temperature) restricted to the top_k (0 = all) most likely ids and
+    to the smallest set whose probability reaches top_p (1 = all). Stateless in (seed, step)."""
+
+    def sample():
+        scaled = logits / temperature
+        ordered = tf.sort(scaled, axis=-1, direction="DESCENDING")
+        vocabulary = tf.shape(logits)[-1]
+        k = tf.where(top_k > 0, tf.minimum(top_k, vocabulary), vocabulary)
+        kth_largest = ordered[:, k - 1: k]
+        before = tf.math.cumsum(tf.nn.softmax(ordered, axis=-1), axis=-1, exclusive=True)
+        nucleus_smallest = tf.reduce_min(tf.where(before < top_p, ordered, np.inf), axis=-1, keepdims=True)
+        threshold = tf.maximum(kth_largest, nucleus_smallest)
+        kept = tf.where(scaled >= threshold, scaled, _MASKED)
+        draw_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)])
+        return tf.random.stateless_categorical(kept, 1, seed=draw_seed, dtype=tf.int32)[:, 0]
+
+    return tf.cond(temperature > 0, sample, lambda: tf.argmax(logits, axis=-1, output_type=tf.int32))
+
+
+def _check_vocabulary(vocabulary):
+    if not isinstance(vocabulary, str) or len(vocabulary) < 2:
+        raise ValueError(f"vocabulary must be a string of at least 2 distinct characters, got {vocabulary!r}")
+    if list(vocabulary) != sorted(set(vocabulary)):
+        raise ValueError("vocabulary must hold distinct characters sorted by code point "
+                         "(''.join(sorted(set(text))))")
+
+
+def _check_prompt(prompt):
+    if not isinstance(prompt, str):
+        raise TypeError(f"prompt must be a str (or a list of str), got {type(prompt).__name__}")
+    if not prompt:
+        raise ValueError("prompt must contain at least one character (a character model has no start token; "
+                         "use '\\n' to start a fresh passage)")
+    return prompt
+
+
+def _check_sampling(max_new_tokens, temperature, top_k, top_p):
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) or max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
+    if not (isinstance(temperature, (int, float, np.floating)) and math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature!r}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
+        raise ValueError(f"top_k must be None or an integer >= 1, got {top_k!r}")
+    if top_p is not None and not (isinstance(top_p, (int, float, np.floating)) and 0 < top_p <= 1):
+        raise ValueError(f"top_p must be None or in (0, 1], got {top_p!r}")
+    return int(max_new_tokens), float(temperature), int(top_k or 0), float(1.0 if top_p is None else top_p)
