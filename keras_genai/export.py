@@ -64,7 +64,7 @@ def saved_model(model, base_dir, version=1, overwrite=False):
     return target
 
 
-def tflite(model, path, quantize="float32", overwrite=False, batch_size=None):
+def tflite(model, path, quantize="float32", overwrite=False, batch_size=None, signature=None):
     """Writes a LiteRT flatbuffer of the model's edge signature to ``path``.
 
     Args:
@@ -73,6 +73,9 @@ def tflite(model, path, quantize="float32", overwrite=False, batch_size=None):
         batch_size: None keeps the batch dimension dynamic (resize the input at run time);
             an int fixes it, which lets LiteRT's XNNPACK delegate run the transposed
             convolutions (much faster, above all for dynamic_int8; see benchmarks/).
+        signature: which of ``model.export_signatures()`` to convert (default
+            ``model.edge_signature``; a VAE also has ``encode``); the file's signature is
+            always ``serving_default``.
     Returns:
         ``path``. The file appears only when complete; an existing file is refused
         unless ``overwrite``.
@@ -81,7 +84,11 @@ def tflite(model, path, quantize="float32", overwrite=False, batch_size=None):
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
     path = os.path.abspath(os.fspath(path))
     _refuse_existing(path, overwrite)
-    fn, signature = model.export_signatures()[model.edge_signature]
+    name = signature or model.edge_signature
+    signatures = model.export_signatures()
+    if name not in signatures:
+        raise KeyError(f"unknown signature {name!r}; expected one of {sorted(signatures)}")
+    fn, signature = signatures[name]
     if batch_size is not None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be None or a positive integer, got {batch_size!r}")
@@ -170,16 +177,18 @@ def _compare_exact(expected, got, what):
     return {"max_abs_diff": 0.0, "tolerance": 0, "mean_abs_diff": 0.0}
 
 
-def check_tflite(model, path, quantize="float32", num_samples=4, seed=123):
+def check_tflite(model, path, quantize="float32", num_samples=4, seed=123, signature=None):
     """Runs the LiteRT file in a fresh process on the same inputs as ``model``; returns a report.
 
-    A file with a fixed batch size is checked at that batch size.
+    A file with a fixed batch size is checked at that batch size. ``signature``: the one the
+    file was converted from (default ``model.edge_signature``).
     """
     from ai_edge_litert.interpreter import Interpreter
 
     details = Interpreter(model_path=os.fspath(path)).get_input_details()
     fixed = [int(d["shape"][0]) for d in details if d["shape_signature"][0] != -1]
-    inputs, expected = model.example_inputs(model.edge_signature, num_samples=fixed[0] if fixed else num_samples, seed=seed)
+    inputs, expected = model.example_inputs(signature or model.edge_signature,
+                                            num_samples=fixed[0] if fixed else num_samples, seed=seed)
     outputs = _run_fresh("tflite", path, inputs)
     key = f"tflite_{quantize}"
     expected = _as_outputs(expected)
