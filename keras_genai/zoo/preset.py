@@ -117,7 +117,7 @@ def render_model_card(metadata):
     name = metadata["name"]
     lines = [f"# {name}", "", metadata.get("description", ""), ""]
     lines += ["## Use", "", "```python", "import keras_genai", f'model = keras_genai.zoo.load("{name}")']
-    lines += ["images = model.sample(16, seed=0)  # uint8, (16, H, W, C)", "```", ""]
+    lines += _use_lines(metadata) + ["```", ""]
     weights = metadata.get("weights") or {}
     if not weights.get("sha256"):
         lines += ["## Weights", "", weights.get("unavailable", "No pretrained weights are shipped."), ""]
@@ -139,7 +139,7 @@ def render_model_card(metadata):
     lines += [f"- {key}: {_fmt(value)}" for key, value in scalars.items()]
     for key, value in metrics.items():
         if isinstance(value, dict):
-            lines += _evaluation_section(key, value)
+            lines += _likelihood_section(key, value) if "nll" in value else _evaluation_section(key, value)
     if not metrics:
         lines.append("No metrics measured yet.")
     lines.append("")
@@ -179,6 +179,46 @@ def _evaluation_section(title, results):
     if floor:
         lines += ["", f"Real-data floor under the same protocol ({floor.get('candidate')} vs {floor.get('reference')}): "
                   f"FID {floor['fid']:.3g}, IS {floor['is_mean']:.3g}; see the feature network's model card."]
+    if results.get("command"):
+        lines += ["", "```bash", results["command"], "```"]
+    return lines
+
+
+def _use_lines(metadata):
+    """The lines after ``load`` in the card's "Use" snippet, per family."""
+    if metadata.get("family") != "vae":
+        return ["images = model.sample(16, seed=0)  # uint8, (16, H, W, C)"]
+    conditional = "labels" in metadata.get("dataset", {})
+    labels, label_arg = ("labels = list(range(10)) + list(range(6))\n", ", labels=labels") if conditional else ("", "")
+    data_arg = ", labels=y" if conditional else ""
+    low, high = metadata.get("dataset", {}).get("value_range", [-1, 1])
+    lines = (labels + f"images = model.sample(16, seed=0{label_arg})  # uint8, (16, H, W, C)\n"
+             f"# x: float images (n, H, W, C) in [{low}, {high}]"
+             + (" (binarized: keras_genai.data.images(..., binarize='fixed', value_range=(0, 1)))" if low == 0 else "")
+             + "\n"
+             f"z = model.encode(x{data_arg})  # posterior means (n, latent_dim)\n"
+             f"means = model.decode(z{data_arg})  # mean images in [{low}, {high}]\n"
+             f"nll = model.importance_weighted_nll(x{data_arg}, k=5000)  # nats per image")
+    return lines.split("\n")
+
+
+def _likelihood_section(title, results):
+    """A Markdown table for a likelihood evaluation (``keras-genai evaluate <vae preset>``)."""
+    lines = ["", f"### {title}", "",
+             f"{results.get('num_examples')} images of {results.get('reference')} "
+             f"(binarization: {results.get('binarization', 'none')}); {results.get('likelihood', '')} likelihood; "
+             f"nats per image.", "", "| metric | value |", "| --- | --- |"]
+    if "nll" in results:
+        lines.append(f"| test NLL, importance-weighted bound (k={results.get('k')}) | "
+                     f"{results['nll']:.2f} ± {results.get('nll_standard_error', 0):.2f} (s.e.) |")
+    rows = [("test ELBO (1 sample)", "elbo", "{:.2f}"), ("reconstruction, -E_q log p(x|z)", "reconstruction", "{:.2f}"),
+            ("KL(q(z|x) || p(z))", "kl", "{:.2f}"), ("bits/dim (of the NLL)", "bits_per_dim", "{:.4f}")]
+    lines += [f"| {label} | {fmt.format(results[key])} |" for label, key, fmt in rows if key in results]
+    if "label_accuracy" in results:
+        lines.append(f"| samples recognised as the requested digit ({results.get('label_accuracy_samples')} samples, "
+                     f"MNIST classifier) | {results['label_accuracy']:.2%} |")
+    if results.get("seconds"):
+        lines += ["", f"Evaluation time: {results['seconds']:.0f} s."]
     if results.get("command"):
         lines += ["", "```bash", results["command"], "```"]
     return lines
