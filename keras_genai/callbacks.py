@@ -58,13 +58,33 @@ class TensorBoardImages(keras.callbacks.Callback):
             self._writer = None
 
 
-def standard(workdir, samples_every=1, tensorboard=True):
+class TextSamples(keras.callbacks.Callback):
+    """Writes ``<folder>/epoch_XXXX.txt``: a language model's continuation of a fixed prompt
+    (same prompt and seed every epoch, so files are comparable)."""
+
+    def __init__(self, folder, prompt="\n", max_new_tokens=300, temperature=0.8, seed=0, every=1):
+        super().__init__()
+        self.folder = os.fspath(folder)
+        self.prompt, self.max_new_tokens, self.temperature, self.seed = prompt, max_new_tokens, temperature, seed
+        self.every = every
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        os.makedirs(self.folder, exist_ok=True)
+        text = self.model.generate(self.prompt, self.max_new_tokens, temperature=self.temperature, seed=self.seed)
+        with open(os.path.join(self.folder, f"epoch_{epoch + 1:04d}.txt"), "w") as f:
+            f.write(text)
+
+
+def standard(workdir, samples_every=1, tensorboard=True, kind="images"):
     """The callbacks a long run wants, all under ``workdir``:
 
     - ``backup/``: ``keras.callbacks.BackupAndRestore`` (an interrupted ``fit`` with the same
       workdir resumes from the last finished epoch, optimizer state included);
     - ``checkpoints/last.keras``: the full model after each epoch (``keras.saving.load_model``);
-    - ``samples/epoch_XXXX.png``: sample grids from fixed noise;
+    - ``samples/epoch_XXXX.png``: sample grids from fixed noise (``kind="images"``), or
+      ``samples/epoch_XXXX.txt`` from a fixed prompt and seed (``kind="text"``);
     - ``logs/``: TensorBoard scalars and sample images.
     """
     workdir = os.fspath(workdir)
@@ -72,9 +92,16 @@ def standard(workdir, samples_every=1, tensorboard=True):
     callbacks = [
         keras.callbacks.BackupAndRestore(os.path.join(workdir, "backup")),
         keras.callbacks.ModelCheckpoint(os.path.join(workdir, "checkpoints", "last.keras")),
-        SampleGrid(os.path.join(workdir, "samples"), every=samples_every),
     ]
+    if kind == "text":
+        callbacks.append(TextSamples(os.path.join(workdir, "samples"), every=samples_every))
+    elif kind == "images":
+        callbacks.append(SampleGrid(os.path.join(workdir, "samples"), every=samples_every))
+    else:
+        raise ValueError(f"kind must be 'images' or 'text', got {kind!r}")
     if tensorboard:
         log_dir = os.path.join(workdir, "logs")
-        callbacks += [keras.callbacks.TensorBoard(log_dir), TensorBoardImages(log_dir)]
+        callbacks.append(keras.callbacks.TensorBoard(log_dir))
+        if kind == "images":
+            callbacks.append(TensorBoardImages(log_dir))
     return callbacks

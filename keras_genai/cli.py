@@ -13,6 +13,7 @@ EXAMPLES = """examples:
   keras-genai info dcgan_mnist
   keras-genai sample dcgan_mnist -n 64 --seed 0 --output samples.png
   keras-genai sample cgan_mnist -n 8 --labels 7 --output sevens.png
+  keras-genai generate gpt_shakespeare --prompt "ROMEO:" -n 300 --temperature 0.8 --seed 0
   keras-genai train dcgan_mnist --epochs 1 --output my_dcgan --workdir runs/dcgan
   keras-genai evaluate dcgan_mnist --num-samples 10000 --features mnist
   keras-genai export dcgan_mnist --output export/dcgan_mnist --format all
@@ -64,6 +65,16 @@ def _parser():
     p.add_argument("--weights", default=None, help="a .weights.h5 path or URL to use instead")
     p.set_defaults(run=_sample)
 
+    p = commands.add_parser("generate", help="continue a prompt with a language-model preset (gpt_shakespeare)")
+    p.add_argument("preset", help="preset name, folder or URL")
+    p.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+    p.add_argument("-n", "--max-new-tokens", type=int, default=500, help="characters to add (default 500)")
+    p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy; default 0.8")
+    p.add_argument("--top-k", type=int, default=None, help="sample among the k most likely characters")
+    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling threshold in (0, 1]")
+    p.add_argument("--seed", type=int, default=None, help="integer seed for reproducible text")
+    p.set_defaults(run=_generate)
+
     p = commands.add_parser("train", help="train a preset's recipe and save the result as a preset")
     p.add_argument("preset", help="preset whose architecture and recipe to train")
     p.add_argument("--output", required=True, help="folder for the trained preset")
@@ -91,6 +102,10 @@ def _parser():
     p.add_argument("--output", default=None, help="write the results as JSON here")
     p.add_argument("--update-card", action="store_true",
                    help="store the results in the preset's metadata.json and re-render its model card")
+    p.add_argument("--k", type=int, default=5000,
+                   help="VAE presets: importance samples per test image for the NLL bound (default 5000)")
+    p.add_argument("--num-examples", type=int, default=None,
+                   help="VAE presets: test images for the NLL (default: the whole test split)")
     p.set_defaults(run=_evaluate)
 
     p = commands.add_parser("floor", help="the same metrics for real data (train vs test): the best to expect")
@@ -150,6 +165,8 @@ def _sample(args):
     from keras_genai import plot, zoo
 
     model = zoo.load(args.preset, weights=args.weights, compile=False)
+    if hasattr(model, "vocabulary"):
+        raise ValueError(f"{args.preset} is a language model; use `keras-genai generate {args.preset} --prompt ...`")
     kwargs = {}
     if args.labels is not None:
         try:
@@ -162,6 +179,16 @@ def _sample(args):
     if args.npy:
         np.save(args.npy, images)
     print(f"saved {len(images)} samples {images.shape[1:]} uint8 to {args.output}")
+
+
+def _generate(args):
+    from keras_genai import zoo
+
+    model = zoo.load(args.preset, compile=False)
+    if not hasattr(model, "vocabulary"):
+        raise ValueError(f"{args.preset} is not a language model; use `keras-genai sample {args.preset}`")
+    print(model.generate(args.prompt, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
+                         top_p=args.top_p, seed=args.seed))
 
 
 def _train(args):
@@ -181,11 +208,16 @@ def _train(args):
     model = zoo.load(args.preset, pretrained=args.from_pretrained)
     classifier = meta.get("family") == "classifier"
     with_labels = classifier or getattr(model, "conditional", False)
-    train = data.images(dataset["name"], split=dataset.get("split", "train"), batch_size=batch_size,
-                        seed=seed, with_labels=with_labels, data_dir=args.data_dir, manual_dir=args.manual_dir)
+    if meta.get("family") == "gpt":
+        train = _text_training_data(model, dataset, recipe, batch_size, seed, args)
+    else:
+        train = data.images(dataset["name"], split=dataset.get("split", "train"), batch_size=batch_size,
+                            seed=seed, with_labels=with_labels, data_dir=args.data_dir, manual_dir=args.manual_dir,
+                            **_image_options(dataset))
     if args.steps_per_epoch:
         train = train.take(args.steps_per_epoch)
-    cbs = callbacks.standard(args.workdir) if args.workdir else []
+    kind = "text" if hasattr(model, "vocabulary") else "images"
+    cbs = callbacks.standard(args.workdir, kind=kind) if args.workdir else []
     print(f"training {args.preset} on {dataset['name']}/{dataset.get('split', 'train')}: "
           f"{epochs} epochs, batch {batch_size}, seed {seed}", flush=True)
     start = time.perf_counter()
@@ -212,8 +244,65 @@ def _train(args):
         meta["metrics"] = {"test_accuracy": round(float(scores["accuracy"]), 4),
                            "test_loss": round(float(scores["loss"]), 4)}
         print(f"test accuracy {scores['accuracy']:.4f}")
+    if meta.get("family") == "gpt":
+        meta["metrics"] = _text_metrics(model, meta, args.data_dir, args.manual_dir)
+        meta["sample_text"] = _sample_text(model)
     zoo.save_preset(model, args.output, meta, overwrite=args.overwrite, samples=hasattr(model, "sample"))
     print(f"saved the trained preset to {args.output} ({wall:.0f} s of training)")
+
+
+def _text_metrics(model, meta, data_dir=None, manual_dir=None):
+    """Validation and test loss of a language model on its preset's dataset: {"language": {...}}."""
+    from keras_genai.metrics import language
+
+    results = language.evaluate_splits(model, meta["dataset"]["name"], data_dir=data_dir, manual_dir=manual_dir)
+    for split, scores in results.items():
+        print(f"{split}: {scores['nats_per_char']:.4f} nats/char, {scores['bits_per_char']:.4f} bits/char, "
+              f"perplexity {scores['perplexity']:.3f}")
+    return {"language": {**results, "command": f"keras-genai evaluate {meta['name']} --update-card"}}
+
+
+def _evaluate_language(args, meta):
+    from keras_genai import zoo
+
+    model = zoo.load(args.preset, compile=False)
+    results = _text_metrics(model, meta)["language"]
+    results["command"] = _command_line() or results["command"]
+    _report(results, args.output)
+    if args.update_card:
+        _store_metrics(args.preset, "language", results)
+
+
+SAMPLE_PROMPT = "ROMEO:\n"
+
+
+def _sample_text(model, prompt=SAMPLE_PROMPT, max_new_tokens=400, temperature=0.8, seed=0):
+    """A sample for the model card, with the settings that made it."""
+    prompt = prompt if not set(prompt) - set(model.vocabulary) else model.vocabulary[0]
+    text = model.generate(prompt, max_new_tokens, temperature=temperature, seed=seed)
+    return {"prompt": prompt, "max_new_tokens": max_new_tokens, "temperature": temperature, "seed": seed,
+            "text": text}
+
+
+def _text_training_data(model, dataset, recipe, batch_size, seed, args):
+    """Random windows of the preset's text split, encoded with the model's vocabulary."""
+    from keras_genai import data
+
+    text = data.text(dataset["name"], split=dataset.get("split", "train"), data_dir=args.data_dir,
+                     manual_dir=args.manual_dir)
+    length = recipe.get("sequence_length", model.context_length)
+    return data.text_windows(model.encode(text), length, batch_size, shuffle=True, seed=seed,
+                             windows=recipe.get("windows_per_epoch"))
+
+
+def _image_options(dataset):
+    """Optional pixel options of a preset's dataset section: value_range, binarize."""
+    options = {}
+    if dataset.get("value_range"):
+        options["value_range"] = tuple(dataset["value_range"])
+    if dataset.get("binarize"):
+        options["binarize"] = dataset["binarize"]
+    return options
 
 
 def _evaluate(args):
@@ -221,6 +310,10 @@ def _evaluate(args):
     from keras_genai.metrics import evaluate
 
     meta = zoo.info(args.preset)
+    if meta.get("family") == "vae":
+        return _evaluate_vae(args, meta)
+    if meta.get("family") == "gpt":
+        return _evaluate_language(args, meta)
     reference = args.reference or f"{meta['dataset']['name']}/test"
     name, _, split = reference.partition("/")
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
@@ -235,6 +328,28 @@ def _evaluate(args):
     _report(results, args.output)
     if args.update_card:
         _store_metrics(args.preset, f"{args.features}_features", results)
+
+
+def _edge_files(model):
+    """(signature, file stem) of each LiteRT file: the edge signature as ``model_*``, and for
+    families with several edge graphs (VAE: ``encode``) one more per signature."""
+    main = model.edge_signature
+    return [(main, "model")] + [(s, s) for s in getattr(model, "edge_signatures", ()) if s != main]
+
+
+def _evaluate_vae(args, meta):
+    """VAE presets: ELBO and importance-weighted NLL on the fixed binarization of the test split,
+    and for conditional ones the label accuracy of samples under the MNIST classifier."""
+    from keras_genai import zoo
+    from keras_genai.metrics import vae as vae_metrics
+
+    model = zoo.load(args.preset, compile=False)
+    results = vae_metrics.evaluate_vae(model, meta["dataset"], k=args.k, num_examples=args.num_examples,
+                                       num_samples=args.num_samples, batch_size=args.batch_size, seed=args.seed)
+    results["command"] = _command_line()
+    _report(results, args.output)
+    if args.update_card:
+        _store_metrics(args.preset, "test_likelihood", results)
 
 
 def _floor(args):
@@ -288,15 +403,19 @@ def _export(args):
         if not args.no_check:
             reports.update(export.check_saved_model(model, path))
         print("  TF Serving REST body (POST /v1/models/<name>:predict):")
-        print("   ", export.rest_request_body(model, "sample", num_samples=2, seed=0))
+        example = "sample" if "sample" in model.export_signatures() else "serving_default"
+        print("   ", export.rest_request_body(model, example, num_samples=2, seed=0))
     if args.format in ("tflite", "all"):
         for quantize in [q.strip() for q in args.quantize.split(",") if q.strip()]:
-            path = os.path.join(args.output, f"model_{quantize}.tflite")
-            print(f"writing LiteRT {quantize} ...", flush=True)
-            export.tflite(model, path, quantize=quantize, overwrite=args.overwrite, batch_size=args.tflite_batch_size)
-            print(f"  {path}  ({os.path.getsize(path) / 1e6:.2f} MB)")
-            if not args.no_check:
-                reports.update(export.check_tflite(model, path, quantize))
+            for signature, stem in _edge_files(model):
+                path = os.path.join(args.output, f"{stem}_{quantize}.tflite")
+                print(f"writing LiteRT {quantize} ({signature}) ...", flush=True)
+                export.tflite(model, path, quantize=quantize, overwrite=args.overwrite,
+                              batch_size=args.tflite_batch_size, signature=signature)
+                print(f"  {path}  ({os.path.getsize(path) / 1e6:.2f} MB)")
+                if not args.no_check:
+                    report = export.check_tflite(model, path, quantize, signature=signature)
+                    reports.update({k if stem == "model" else f"{stem}.{k}": v for k, v in report.items()})
     for name, report in reports.items():
         print(f"check {name}: max |diff| {report['max_abs_diff']:.3g} <= tolerance {report['tolerance']}, "
               f"mean |diff| {report['mean_abs_diff']:.2g}")

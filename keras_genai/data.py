@@ -101,6 +101,7 @@ def images(
     drop_remainder=True,
     data_dir=None,
     manual_dir=None,
+    binarize=None,
 ):
     """A batched image ``tf.data.Dataset`` from TFDS.
 
@@ -113,10 +114,18 @@ def images(
         value_range: (low, high) of the float pixels; (-1, 1) matches tanh generators.
         drop_remainder: drop the last partial batch (keeps batch shapes static).
         data_dir, manual_dir: see the module docstring.
+        binarize: None (grey levels), "dynamic" or "fixed": each pixel becomes ``high`` with
+            probability intensity / 255, else ``low`` (use ``value_range=(0, 1)`` for Bernoulli
+            VAEs). "dynamic" draws new pixels every epoch (seeded by ``seed``: the same run
+            sees the same sequence); "fixed" draws them once per image from ``seed`` and the
+            image's position in the stored split, so every pass (and every shuffle) sees the
+            same binary images, as for the evaluation of binarized MNIST.
     Returns:
         Dataset of float32 images (batch, H, W, C), or (images, labels) with ``with_labels``.
     """
     spec = image_spec(name)
+    if binarize not in BINARIZATIONS:
+        raise ValueError(f"binarize must be one of {BINARIZATIONS}, got {binarize!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if with_labels and not spec.num_classes:
@@ -126,21 +135,108 @@ def images(
     stored_pixels = int(np.prod(tfds_builder.info.features["image"].shape))
     small = tfds_builder.info.splits[split].num_examples * stored_pixels < 2e8  # cache in memory
 
-    def to_example(example):
+    def to_example(example, pixel_seed=None):
         image = preprocess_image(example["image"], spec, value_range)
+        if pixel_seed is not None:
+            image = _binarize(image, pixel_seed, value_range)
         if with_labels:
             return image, tf.cast(example["label"], tf.int32)
         return image
 
+    keep = ("image", "label") + (("pixel_seed",) if binarize == "fixed" else ())
+    if binarize == "fixed":  # one seed per image: its position in the stored split
+        ds = ds.enumerate().map(lambda i, e: {**e, "pixel_seed": tf.stack([tf.cast(seed, tf.int64), i])})
     if small:
-        ds = ds.map(lambda e: {k: e[k] for k in ("image", "label") if k in e}).cache()
+        ds = ds.map(lambda e: {k: e[k] for k in keep if k in e}).cache()
     if shuffle:
         ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
+    if binarize == "dynamic":  # fresh seeds every epoch, from a seeded stream
+        pairs = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip(ds, pairs).map(lambda e, s: {**e, "pixel_seed": s})
+    if binarize:
+        ds = ds.map(lambda e: to_example(e, e["pixel_seed"]), num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+BINARIZATIONS = (None, "dynamic", "fixed")
+
+
+def _binarize(image, pixel_seed, value_range):
+    """Bernoulli pixels: ``high`` with probability (image - low) / (high - low), else ``low``."""
+    low, high = value_range
+    probability = (image - low) / (high - low)
+    uniform = tf.random.stateless_uniform(tf.shape(image), seed=pixel_seed)
+    return tf.where(uniform < probability, tf.cast(high, image.dtype), tf.cast(low, image.dtype))
 
 
 def _read_config(seed):
     import tensorflow_datasets as tfds
 
     return tfds.ReadConfig(shuffle_seed=seed)
+
+
+TEXT_DATASETS = ("tiny_shakespeare",)
+
+
+def text(name="tiny_shakespeare", split="train", data_dir=None, manual_dir=None):
+    """The whole text of one split of a TFDS text dataset, as a str.
+
+    ``tiny_shakespeare`` holds one document per split (train ~1.0M characters, validation and
+    test ~55.8k each). Offline, ``manual_dir`` (or ``$KERAS_GENAI_DATA_DIR/tinyshakespeare``)
+    holds the original ``input.txt``.
+    """
+    if name not in TEXT_DATASETS:
+        raise ValueError(f"unknown text dataset {name!r}; expected one of {list(TEXT_DATASETS)}")
+    manual_dir = manual_dir if manual_dir is not None else _text_manual_dir(name)
+    tfds_builder = builder(name, data_dir=data_dir, manual_dir=manual_dir)
+    parts = [example["text"] for example in tfds_builder.as_dataset(split=split).as_numpy_iterator()]
+    return b"".join(parts).decode("utf-8")
+
+
+def _text_manual_dir(name):
+    root = os.environ.get(DATA_DIR_ENV)
+    folder = os.path.join(root, name.replace("_", "")) if root else None
+    return folder if folder and os.path.isdir(folder) else None
+
+
+def vocabulary_of(text):
+    """The characters of ``text``, distinct and sorted by code point (a model vocabulary)."""
+    return "".join(sorted(set(text)))
+
+
+def text_windows(ids, sequence_length, batch_size, shuffle=True, seed=0, windows=None):
+    """Training or evaluation batches ``(tokens, targets)`` from one long id sequence.
+
+    Args:
+        ids: int array (N,) of token ids.
+        sequence_length: L, the positions per window.
+        batch_size: windows per batch.
+        shuffle: True draws ``windows`` random start offsets per epoch (seeded, different each
+            epoch); False takes consecutive non-overlapping windows (evaluation: every
+            character but the first of each window is predicted once).
+        windows: windows per epoch when shuffling (default N // L, about one pass).
+    Returns:
+        Dataset of int32 (tokens, targets), each (batch, L); targets are tokens shifted by one.
+    """
+    ids = np.asarray(ids, dtype=np.int32)
+    if ids.ndim != 1 or len(ids) < sequence_length + 1:
+        raise ValueError(f"need a 1-d id sequence longer than sequence_length={sequence_length}, got shape {ids.shape}")
+    if batch_size < 1 or sequence_length < 1:
+        raise ValueError(f"batch_size and sequence_length must be >= 1, got {batch_size}, {sequence_length}")
+    table = tf.constant(ids)
+    last_start = len(ids) - sequence_length - 1
+    if shuffle:
+        count = windows or len(ids) // sequence_length
+        starts = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(count)
+        starts = starts.map(lambda r: tf.cast(r % (last_start + 1), tf.int32))
+    else:
+        starts = tf.data.Dataset.range(0, last_start + 1, sequence_length).map(lambda s: tf.cast(s, tf.int32))
+
+    def window(start):
+        chunk = table[start: start + sequence_length + 1]
+        return chunk[:-1], chunk[1:]
+
+    ds = starts.map(window, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=shuffle).prefetch(tf.data.AUTOTUNE)

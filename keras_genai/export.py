@@ -126,9 +126,17 @@ def rest_request_body(model, signature="serving_default", num_samples=2, seed=0)
     POST it to ``http://HOST:8501/v1/models/<name>:predict``.
     """
     inputs, _ = model.example_inputs(signature, num_samples=num_samples, seed=seed)
-    inputs = {name: np.round(value, 4).tolist() if np.asarray(value).dtype.kind == "f" else np.asarray(value).tolist()
-              for name, value in inputs.items()}
+    inputs = {name: _json_value(value) for name, value in inputs.items()}
     return json.dumps({"signature_name": signature, "inputs": inputs})
+
+
+def _json_value(value):
+    value = np.asarray(value)
+    if value.dtype.kind == "f":
+        return np.round(value.astype(np.float64), 4).tolist()
+    if value.dtype.kind == "S":
+        return value.astype(str).tolist()
+    return value.tolist()
 
 
 def check_saved_model(model, path, num_samples=4, seed=123):

@@ -18,5 +18,5 @@ from keras_genai.metrics.likelihood import (  # noqa: F401
     perplexity,
 )
 from keras_genai.metrics.precision_recall import precision_recall  # noqa: F401
-from keras_genai.metrics import evaluate, features  # noqa: F401,E402
+from keras_genai.metrics import evaluate, features, language  # noqa: F401,E402
 from keras_genai.metrics.features import FeatureExtractor, inception_v3, mnist_classifier  # noqa: F401,E402

@@ -70,7 +70,7 @@ class GPT(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.build((None, None))
-        self._compiled_generate = {}
+        self._compiled_generate = _Untracked()
 
     def build(self, input_shape):
         self.token_embedding.build((None, None))
@@ -192,7 +192,8 @@ class GPT(keras.Model):
         return updated, self._logits(x)[:, 0]
 
     def _last_logits(self, window):
-        """Recomputes the whole window (batch, L) and returns the last position's logits."""
+        """Recomputes the whole window (batch, L) and returns the last position's logits
+        (the cache-free decoding used to measure what the cache saves)."""
         return self(window)[:, -1]
 
     def _generate_ids(self, prompt, max_new_tokens, temperature, top_k, top_p, seed, use_cache=True):
@@ -214,8 +215,9 @@ class GPT(keras.Model):
             recent = tf.concat([recent[:, 1:], token[:, None]], axis=1)
             filled = filled + 1
             if not use_cache:
-                window = tf.minimum(filled, context)
-                return i + 1, filled, recent, self._last_logits(recent[:, context - window:]), caches, new_ids
+                # The same windows as the cached path, recomputed from scratch every step.
+                filled = tf.where(filled > context, refill, filled)
+                return i + 1, filled, recent, self._last_logits(recent[:, context - filled:]), caches, new_ids
 
             def from_cache():
                 updated, next_logits = self._step(token, filled - 1, caches)
@@ -233,11 +235,11 @@ class GPT(keras.Model):
         return tf.transpose(loop[-1].stack())
 
     def _compiled(self, use_cache):
-        if use_cache not in self._compiled_generate:
-            self._compiled_generate[use_cache] = tf.function(
-                lambda *args: self._generate_ids(*args, use_cache=use_cache),
-                input_signature=_GENERATE_SIGNATURE, reduce_retracing=True)
-        return self._compiled_generate[use_cache]
+        functions = self._compiled_generate.functions
+        if use_cache not in functions:
+            functions[use_cache] = tf.function(lambda *args: self._generate_ids(*args, use_cache=use_cache),
+                                               input_signature=_GENERATE_SIGNATURE)
+        return functions[use_cache]
 
     def generate(self, prompt, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None,
                  use_cache=True):
@@ -306,7 +308,8 @@ class GPT(keras.Model):
           temperature float32 (0 = greedy), top_k int32 (0 = off), top_p float32 (1 = off),
           seed int64 -> text (string scalar: prompt + continuation);
         - ``generate_ids``: tokens (batch, P) int32 and the same controls -> tokens (batch, P + n);
-        - ``logits``: tokens (batch, L <= context) int32 -> logits (batch, L, vocabulary) float32.
+        - ``logits``: tokens (batch, L <= context) int32 -> logits (batch, L, vocabulary) float32;
+          also the LiteRT graph (``edge_signature``): decoding loops stay on the host there.
         """
         controls = [
             tf.TensorSpec([], tf.int32, name="max_new_tokens"),
@@ -338,6 +341,8 @@ class GPT(keras.Model):
             "logits": (logits, [tokens_spec]),
         }
 
+    edge_signature = "logits"
+
     def example_inputs(self, signature, num_samples=2, seed=0):
         """Inputs (numpy, by name) for one of ``export_signatures()`` and the Keras outputs they
         must give: ``(inputs, {output name: array})``."""
@@ -354,6 +359,13 @@ class GPT(keras.Model):
         if signature == "logits":
             return {"tokens": tokens}, {"logits": self(tokens).numpy()}
         raise KeyError(f"unknown signature {signature!r}; expected one of {sorted(self.export_signatures())}")
+
+
+class _Untracked:
+    """Holds the compiled decoding functions outside Keras/TF object tracking (not saved)."""
+
+    def __init__(self):
+        self.functions = {}
 
 
 _GENERATE_SIGNATURE = [

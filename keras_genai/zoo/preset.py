@@ -138,7 +138,9 @@ def render_model_card(metadata):
     scalars = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
     lines += [f"- {key}: {_fmt(value)}" for key, value in scalars.items()]
     for key, value in metrics.items():
-        if isinstance(value, dict):
+        if key == "language":
+            lines += _language_section(value)
+        elif isinstance(value, dict):
             lines += _likelihood_section(key, value) if "nll" in value else _evaluation_section(key, value)
     if not metrics:
         lines.append("No metrics measured yet.")
@@ -146,7 +148,12 @@ def render_model_card(metadata):
     if weights.get("sha256"):
         lines += ["## Files", "", f"- {weights['file']}: {weights['bytes']} bytes, sha256 `{weights['sha256']}`"]
         lines += [f"- parameters: {metadata.get('parameters')}", ""]
-        if metadata.get("family") != "classifier":
+        if metadata.get("sample_text"):
+            sample = metadata["sample_text"]
+            lines += ["## Sample", "", f"`model.generate({sample['prompt']!r}, {sample['max_new_tokens']}, "
+                      f"temperature={sample['temperature']}, seed={sample['seed']})`:", "", "```text",
+                      sample["text"], "```", ""]
+        elif metadata.get("family") not in ("classifier", "gpt"):
             lines += ["## Samples", "", f"![samples]({SAMPLES_FILE})", "", "`model.preview(64, seed=0)`", ""]
     if metadata.get("limitations"):
         lines += ["## Limitations", "", metadata["limitations"], ""]
@@ -184,8 +191,26 @@ def _evaluation_section(title, results):
     return lines
 
 
+def _language_section(results):
+    """A Markdown table of a language model's loss per split (``keras-genai evaluate``)."""
+    lines = ["", "### Character-level loss", "",
+             "Consecutive non-overlapping windows of the model's context; every character after the "
+             "first of a window is predicted from the ones before it.", "",
+             "| split | nats / char | bits / char | perplexity | characters |", "| --- | --- | --- | --- | --- |"]
+    for split, r in results.items():
+        if isinstance(r, dict):
+            lines.append(f"| {split} | {r['nats_per_char']:.4f} | {r['bits_per_char']:.4f} | {r['perplexity']:.3f} "
+                         f"| {r['characters']} |")
+    if results.get("command"):
+        lines += ["", "```bash", results["command"], "```"]
+    return lines
+
+
 def _use_lines(metadata):
     """The lines after ``load`` in the card's "Use" snippet, per family."""
+    if metadata.get("family") == "gpt":
+        return ['text = model.generate("ROMEO:\\n", max_new_tokens=300, temperature=0.8, seed=0)',
+                'greedy = model.generate("ROMEO:\\n", max_new_tokens=300, temperature=0)']
     if metadata.get("family") != "vae":
         return ["images = model.sample(16, seed=0)  # uint8, (16, H, W, C)"]
     conditional = "labels" in metadata.get("dataset", {})

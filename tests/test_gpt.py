@@ -1,0 +1,134 @@
+"""The character-level GPT: causal network, cached decoding, sampling controls, training, bad input."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_genai import data
+from keras_genai.metrics import language
+from keras_genai.models import GPT
+
+VOCAB = "\n abcdefgh"
+
+
+@pytest.fixture(scope="module")
+def tiny_gpt():
+    keras.utils.set_random_seed(0)
+    return GPT(VOCAB, context_length=8, num_layers=2, num_heads=2, embed_dim=16, seed=0)
+
+
+def test_logits_are_causal_and_shaped(tiny_gpt):
+    tokens = np.array([[1, 2, 3, 4, 5, 6]], np.int32)
+    changed = tokens.copy()
+    changed[0, 4:] = [9, 9]
+    logits, logits_changed = tiny_gpt(tokens).numpy(), tiny_gpt(changed).numpy()
+    assert logits.shape == (1, 6, len(VOCAB)) and logits.dtype == np.float32
+    np.testing.assert_allclose(logits[:, :4], logits_changed[:, :4], atol=1e-6)
+    assert not np.allclose(logits[:, 4:], logits_changed[:, 4:])
+
+
+def test_cache_steps_reproduce_the_full_forward_pass(tiny_gpt):
+    tokens = tf.constant([[1, 5, 2, 7, 3, 8, 4]], tf.int32)
+    full = tiny_gpt(tokens).numpy()
+    caches, logits = tiny_gpt._prefill(tokens[:, :3])
+    stepped = [logits.numpy()]
+    for position in range(3, 7):
+        caches, logits = tiny_gpt._step(tokens[:, position], tf.constant(position), caches)
+        stepped.append(logits.numpy())
+    np.testing.assert_allclose(np.stack(stepped, axis=1), full[:, 2:], atol=1e-5)
+
+
+@pytest.mark.parametrize("sampling", [dict(temperature=0.0), dict(temperature=1.0, seed=3),
+                                      dict(temperature=0.7, top_k=3, top_p=0.9, seed=4)])
+def test_cached_decoding_equals_recomputation_past_the_context(tiny_gpt, sampling):
+    # 3 prompt + 20 new characters with a context of 8: the cache is rebuilt several times.
+    cached = tiny_gpt.generate("abc", 20, **sampling)
+    recomputed = tiny_gpt.generate("abc", 20, use_cache=False, **sampling)
+    assert cached == recomputed
+    assert cached.startswith("abc") and len(cached) == 23 and set(cached) <= set(VOCAB)
+
+
+def test_sampling_controls(tiny_gpt):
+    greedy = tiny_gpt.generate("ab", 12, temperature=0)
+    assert tiny_gpt.generate("ab", 12, temperature=1.0, top_k=1, seed=1) == greedy
+    assert tiny_gpt.generate("ab", 12, temperature=1.0, top_p=1e-6, seed=2) == greedy
+    assert tiny_gpt.generate("ab", 12, seed=5) == tiny_gpt.generate("ab", 12, seed=5)
+    draws = {tiny_gpt.generate("ab", 12, seed=s) for s in range(4)}
+    assert len(draws) > 1
+
+
+def test_top_k_only_draws_the_k_most_likely_characters(tiny_gpt):
+    logits = tiny_gpt(tiny_gpt.encode("abc")[None]).numpy()[0, -1]
+    allowed = set(np.argsort(logits)[-2:])
+    firsts = {tiny_gpt.generate_ids(tiny_gpt.encode("abc")[None], 1, temperature=2.0, top_k=2, seed=s)[0, -1]
+              for s in range(30)}
+    assert firsts <= allowed and len(firsts) == 2
+
+
+def test_encode_decode_round_trip(tiny_gpt):
+    assert tiny_gpt.decode(tiny_gpt.encode("a bad\nface")) == "a bad\nface"
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m: m.generate("hello", 5), r"not in the model's vocabulary: 'lo'"),
+    (lambda m: m.generate("", 5), "at least one character"),
+    (lambda m: m.generate("ab", 0), "max_new_tokens must be an integer >= 1"),
+    (lambda m: m.generate("ab", 5, top_p=0.0), r"top_p must be None or in \(0, 1\]"),
+    (lambda m: m.generate("ab", 5, top_p=1.5), r"top_p must be None or in \(0, 1\]"),
+    (lambda m: m.generate("ab", 5, top_k=0), "top_k must be None or an integer >= 1"),
+    (lambda m: m.generate("ab", 5, temperature=-1), "temperature must be a finite number >= 0"),
+    (lambda m: m.generate_ids(np.array([[1, 99]]), 5), r"token ids must be in \[0, 10\)"),
+    (lambda m: m.generate_ids(np.zeros((1, 0), int), 5), r"shape \(batch, length\)"),
+])
+def test_bad_input_gets_a_clear_error(tiny_gpt, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(tiny_gpt)
+
+
+def test_long_prompts_condition_on_the_last_context_characters(tiny_gpt):
+    long_prompt = "hhhhhhhhhh" + "abcdefgh"  # 18 characters, context 8
+    out = tiny_gpt.generate(long_prompt, 6, temperature=0)
+    assert out.startswith(long_prompt)
+    assert out[len(long_prompt):] == tiny_gpt.generate("abcdefgh", 6, temperature=0)[8:]
+
+
+def test_vocabulary_must_be_sorted_and_distinct():
+    with pytest.raises(ValueError, match="sorted by code point"):
+        GPT("ba", context_length=4, num_layers=1, num_heads=1, embed_dim=4)
+
+
+def test_text_windows_shift_targets_and_cover_the_text():
+    ids = np.arange(50, dtype=np.int32)
+    tokens, targets = next(iter(data.text_windows(ids, 8, batch_size=3, shuffle=True, seed=1)))
+    np.testing.assert_array_equal(tokens.numpy()[:, 1:], targets.numpy()[:, :-1])
+    np.testing.assert_array_equal(targets.numpy(), tokens.numpy() + 1)
+    again = next(iter(data.text_windows(ids, 8, batch_size=3, shuffle=True, seed=1)))[0]
+    np.testing.assert_array_equal(tokens, again)
+    ordered = np.concatenate([t.numpy().ravel() for t, _ in data.text_windows(ids, 8, 4, shuffle=False)])
+    np.testing.assert_array_equal(ordered, np.arange(48))
+
+
+def test_fit_learns_a_repeating_text_and_the_loss_metric_agrees():
+    keras.utils.set_random_seed(1)
+    model = GPT(VOCAB, context_length=8, num_layers=1, num_heads=2, embed_dim=16, seed=1)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    text = "abcdefgh\n" * 40
+    windows = data.text_windows(model.encode(text), 8, batch_size=8, shuffle=True, seed=0, windows=64)
+    history = model.fit(windows, epochs=4, verbose=0)
+    # The first character of a window has no context (log 9 = 2.2 nats over 8 positions: 0.27).
+    assert history.history["loss"][-1] < 0.5 and history.history["loss"][0] > 1.0
+    assert math.isclose(history.history["bits_per_char"][-1], history.history["loss"][-1] / math.log(2), rel_tol=1e-5)
+    scores = language.character_loss(model, text, batch_size=4)
+    evaluated = model.evaluate(data.text_windows(model.encode(text), 8, 4, shuffle=False), return_dict=True, verbose=0)
+    assert math.isclose(scores["nats_per_char"], evaluated["loss"], rel_tol=1e-4)
+    assert math.isclose(scores["perplexity"], math.exp(scores["nats_per_char"]), rel_tol=1e-9)
+    assert model.generate("abc", 9, temperature=0) == "abcdefgh\nabc"
+
+
+def test_tiny_shakespeare_prepares_offline_from_the_shared_file():
+    validation = data.text("tiny_shakespeare", split="validation")
+    assert len(validation) == 55_770
+    assert set(validation) <= set(data.vocabulary_of(data.text("tiny_shakespeare", split="train")))
