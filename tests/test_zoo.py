@@ -3,8 +3,11 @@ import hashlib
 import http.server
 import json
 import os
+import subprocess
+import sys
 import tarfile
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -189,3 +192,41 @@ def test_cgan_preset_draws_the_requested_digits():
     labels = np.arange(200) % 10
     _, logits = mnist_classifier()(model.sample(200, seed=1, labels=labels))
     assert np.mean(logits.argmax(-1) == labels) >= 0.95
+
+
+def test_processes_loading_one_url_at_once_leave_one_good_cached_file(tiny_preset, tmp_path):
+    archive, sha = _archive(tiny_preset, tmp_path)
+    payload = archive.read_bytes()
+
+    class SlowHandler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # streams the archive in pieces so the downloads overlap
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            for start in range(0, len(payload), len(payload) // 8 + 1):
+                self.wfile.write(payload[start:start + len(payload) // 8 + 1])
+                self.wfile.flush()
+                time.sleep(0.05)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/{archive.name}"
+    script = ("import sys, keras_genai; m = keras_genai.zoo.load(sys.argv[1], sha256=sys.argv[2], compile=False); "
+              "print(m.sample(2, seed=0).sum())")
+    env = {**os.environ, "KERAS_GENAI_CACHE": str(tmp_path / "shared_cache")}
+    try:
+        workers = [subprocess.Popen([sys.executable, "-c", script, url, sha], env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        results = [w.communicate(timeout=300) for w in workers]
+    finally:
+        server.shutdown()
+    assert all(w.returncode == 0 for w in workers), [err[-2000:] for _, err in results]
+    assert len({out.strip().splitlines()[-1] for out, _ in results}) == 1
+    cached = [os.path.join(root, f) for root, _, names in os.walk(tmp_path / "shared_cache" / "downloads") for f in names]
+    assert [os.path.basename(f) for f in cached] == [archive.name]
+    assert _sha256(cached[0]) == sha
+    presets = os.listdir(tmp_path / "shared_cache" / "presets")
+    assert len(presets) == 1 and not presets[0].startswith(".")

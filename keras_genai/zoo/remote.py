@@ -4,16 +4,18 @@ import hashlib
 import os
 import shutil
 import tarfile
+import tempfile
+import urllib.error
 import urllib.parse
+import urllib.request
 import zipfile
-
-import keras
 
 from keras_genai import files
 from keras_genai.zoo.errors import ChecksumError
 
 CACHE_ENV = "KERAS_GENAI_CACHE"
 URL_SCHEMES = ("https", "http", "file")
+DOWNLOAD_TIMEOUT_S = 60
 
 
 def is_url(value):
@@ -46,29 +48,38 @@ def verify(path, sha256, what):
 def fetch(url, sha256):
     """Downloads ``url`` (https://, http:// or file://) once and returns the cached path.
 
-    The sha256 is required for remote files and checked on every call; a cached file with
-    the wrong hash is downloaded again, and a download with the wrong hash is deleted.
+    The sha256 is required and checked on every call; a cached file with the wrong hash is
+    downloaded again. Each download goes to a private temporary file beside the cache entry
+    and is renamed into place only after its sha256 matched, so processes fetching the same
+    URL at once never see a partial file and leave exactly one good file; a download with
+    the wrong hash is deleted and nothing is cached.
     """
     if not sha256:
         raise ValueError(f"a sha256 is required to load {url}; pass sha256=... (hex digest)")
+    sha256 = sha256.lower()
     name = os.path.basename(urllib.parse.urlparse(url).path) or "download"
-    subdir = os.path.join("downloads", sha256[:16])
-    os.makedirs(cache_dir(), exist_ok=True)  # get_file falls back to /tmp/.keras otherwise
+    path = os.path.join(cache_dir(), "downloads", sha256[:16], name)
+    if os.path.isfile(path) and sha256_of(path) == sha256:
+        return path
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=os.path.dirname(path), prefix=f".{name}-", suffix=".part")
     try:
-        path = keras.utils.get_file(
-            fname=name,
-            origin=url,
-            file_hash=sha256,
-            hash_algorithm="sha256",
-            cache_subdir=subdir,
-            cache_dir=cache_dir(),
-        )
-    except ValueError as error:
-        stale = os.path.join(cache_dir(), subdir, name)
-        if os.path.exists(stale):
-            os.remove(stale)
-        raise ChecksumError(f"{url} does not have sha256 {sha256}; nothing was loaded ({error})") from None
-    verify(path, sha256, f"download of {url}")
+        digest = hashlib.sha256()
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                digest.update(block)
+                out.write(block)
+        if digest.hexdigest() != sha256:
+            raise ChecksumError(f"{url} has sha256 {digest.hexdigest()}, expected {sha256}; nothing was loaded "
+                                "or cached")
+        os.chmod(partial, 0o644)
+        os.replace(partial, path)  # atomic: readers see the old good file or the new good file
+    except BaseException as error:
+        if os.path.exists(partial):
+            os.remove(partial)
+        if isinstance(error, (urllib.error.URLError, OSError)) and not isinstance(error, ChecksumError):
+            raise OSError(f"could not download {url}: {error}") from error
+        raise
     return path
 
 
