@@ -508,6 +508,11 @@ class VAE(keras.Model):
             "sample": (sample_conditional, [labels_spec, seed_spec]),
         }
 
+    # Latent means and log-variances are not bounded like images; with dynamic-range int8 weights
+    # their mean |difference| is larger than the image tolerance allows. Measured on cvae_mnist
+    # (1,000 inputs): max 0.084 / mean 0.013 (means), 0.060 / 0.008 (log-variances).
+    export_tolerances = {output: {"tflite_dynamic_int8": (0.4, 0.03)} for output in ("mean", "log_variance")}
+
     edge_signature = "serving_default"
     # LiteRT files written by the CLI: the decoder (z in) and the encoder (mean, log-variance out).
     edge_signatures = ("serving_default", "encode")
@@ -522,7 +527,7 @@ class VAE(keras.Model):
             return {"z": z, **extra}, self.decode(z, labels=labels)
         if signature == "encode":
             images = self.decode(self.noise(num_samples, seed=seed), labels=labels)  # in range by construction
-            mean, log_variance = self._encode(tf.constant(images), labels)
+            mean, log_variance = self._encode(tf.constant(images), None if labels is None else tf.constant(labels))
             return {"images": images, **extra}, {"mean": mean.numpy(), "log_variance": log_variance.numpy()}
         if signature == "sample":
             inputs = dict(extra) if self.conditional else {"num_samples": np.int32(num_samples)}
