@@ -1,4 +1,5 @@
-"""Matplotlib figures: image grids and training curves."""
+"""Matplotlib figures: image grids, training curves, and VAE figures (reconstructions, latent
+interpolation, the decoded 2-d manifold, latent scatter)."""
 
 import math
 
