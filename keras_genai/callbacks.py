@@ -1,5 +1,6 @@
 """Training callbacks: sample grids, TensorBoard images, and a resumable standard set."""
 
+import math
 import os
 
 import keras
@@ -77,12 +78,55 @@ class TextSamples(keras.callbacks.Callback):
             f.write(text)
 
 
+class SafeCheckpoint(keras.callbacks.ModelCheckpoint):
+    """``ModelCheckpoint`` (whole model after each epoch) that stops training at the first batch
+    whose logs hold a non-finite value (loss, metrics) and then never writes the broken model
+    over the last good checkpoint. ``failure`` describes what happened (None if nothing did)."""
+
+    def __init__(self, filepath, **kwargs):
+        super().__init__(filepath, **kwargs)
+        self.failure = None
+        self.last_good_epoch = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = _non_finite(logs)
+        if bad and self.failure is None:
+            self.failure = f"{bad[0]} became {bad[1]} at batch {batch + 1} of epoch {self._current_epoch + 1}"
+            self.model.stop_training = True
+            kept = (f"{self.filepath} still holds the model after epoch {self.last_good_epoch}"
+                    if self.last_good_epoch else "no checkpoint had been written yet")
+            print(f"\nTraining stopped: {self.failure}. {kept}; lower the learning rate or check the data, "
+                  "then continue from it with keras.saving.load_model.", flush=True)
+        if self.failure is None:
+            super().on_train_batch_end(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.failure is not None or _non_finite(logs):
+            return
+        super().on_epoch_end(epoch, logs)
+        self.last_good_epoch = epoch + 1
+
+
+def _non_finite(logs):
+    """(name, value) pairs of the non-finite numbers in Keras logs."""
+    bad = []
+    for name, value in (logs or {}).items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue
+        if not math.isfinite(number):
+            bad.append((name, number))
+    return bad[0] if bad else None
+
+
 def standard(workdir, samples_every=1, tensorboard=True, kind="images"):
     """The callbacks a long run wants, all under ``workdir``:
 
     - ``backup/``: ``keras.callbacks.BackupAndRestore`` (an interrupted ``fit`` with the same
       workdir resumes from the last finished epoch, optimizer state included);
     - ``checkpoints/last.keras``: the full model after each epoch (``keras.saving.load_model``);
+      a non-finite loss stops training and leaves the last good one in place (``SafeCheckpoint``);
     - ``samples/epoch_XXXX.png``: sample grids from fixed noise (``kind="images"``), or
       ``samples/epoch_XXXX.txt`` from a fixed prompt and seed (``kind="text"``);
     - ``logs/``: TensorBoard scalars and sample images.
@@ -91,7 +135,7 @@ def standard(workdir, samples_every=1, tensorboard=True, kind="images"):
     os.makedirs(os.path.join(workdir, "checkpoints"), exist_ok=True)
     callbacks = [
         keras.callbacks.BackupAndRestore(os.path.join(workdir, "backup")),
-        keras.callbacks.ModelCheckpoint(os.path.join(workdir, "checkpoints", "last.keras")),
+        SafeCheckpoint(os.path.join(workdir, "checkpoints", "last.keras")),
     ]
     if kind == "text":
         callbacks.append(TextSamples(os.path.join(workdir, "samples"), every=samples_every))

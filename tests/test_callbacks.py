@@ -71,3 +71,31 @@ def test_interrupted_fit_resumes_through_backup_and_restore(tiny_gan, tmp_path):
     assert os.path.isfile(tmp_path / "checkpoints" / "last.keras")
     assert sorted(os.listdir(tmp_path / "samples"))[-1] == "epoch_0004.png"
     assert not os.path.exists(tmp_path / "backup") or not os.listdir(tmp_path / "backup")
+
+
+class _PoisonAt(keras.callbacks.Callback):
+    """Makes the generator's weights NaN before a given batch of a given epoch."""
+
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.epoch, self.batch, self.current = epoch, batch, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if (self.current, batch) == (self.epoch, self.batch):
+            for variable in self.model.generator.trainable_variables:
+                variable.assign(tf.fill(variable.shape, np.nan))
+
+
+def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny_gan, tmp_path, capsys):
+    path = tmp_path / "last.keras"
+    checkpoint = callbacks.SafeCheckpoint(str(path))
+    history = tiny_gan.fit(_data(64), epochs=4, verbose=0, callbacks=[_PoisonAt(epoch=1, batch=2), checkpoint])
+    assert len(history.history["g_loss"]) == 2  # stopped in the second epoch
+    assert checkpoint.failure.endswith("became nan at batch 3 of epoch 2")
+    assert checkpoint.last_good_epoch == 1
+    restored = keras.saving.load_model(path)
+    assert all(np.isfinite(w).all() for w in restored.get_weights())
+    assert "still holds the model after epoch 1" in capsys.readouterr().out
