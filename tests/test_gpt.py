@@ -132,3 +132,23 @@ def test_tiny_shakespeare_prepares_offline_from_the_shared_file():
     validation = data.text("tiny_shakespeare", split="validation")
     assert len(validation) == 55_770
     assert set(validation) <= set(data.vocabulary_of(data.text("tiny_shakespeare", split="train")))
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_training_keeps_float32_logits_and_weights(policy):
+    keras.config.set_dtype_policy(policy)
+    try:
+        keras.utils.set_random_seed(2)
+        model = GPT(VOCAB, context_length=8, num_layers=1, num_heads=2, embed_dim=16, seed=2)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        text = "abcdefgh\n" * 20
+        history = model.fit(data.text_windows(model.encode(text), 8, 8, seed=0, windows=32), epochs=3, verbose=0)
+        assert model.token_embedding.embeddings.dtype == "float32"
+        assert model(model.encode("abc")[None]).dtype == tf.float32
+        assert np.isfinite(history.history["loss"]).all()
+        assert history.history["loss"][-1] < history.history["loss"][0]
+        if policy == "mixed_float16":
+            assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+        assert model.generate("ab", 5, temperature=0).startswith("ab")
+    finally:
+        keras.config.set_dtype_policy("float32")
