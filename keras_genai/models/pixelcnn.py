@@ -1,0 +1,416 @@
+"""PixelCNN: an autoregressive image model with an exact likelihood (van den Oord et al., 2016).
+
+``PixelCNN`` wraps a causal network from ``keras_genai.nets.pixelcnn`` (images [, labels] ->
+one logit per pixel and channel) and models binary images with independent Bernoulli
+factors in raster-scan order:
+
+    log p(x) = sum_(i, j) log Bernoulli(x_ij | sigmoid(logit_ij(x_<ij)))
+
+computed exactly in one forward pass (``log_prob``: nats per image; ``bits_per_dim``).
+``fit`` minimises the negative log-likelihood (metrics ``loss`` in nats per image and
+``bits_per_dim``). Images are binary, float values in {0, 1} (binarized MNIST:
+``keras_genai.data.images("mnist", binarize="dynamic", value_range=(0, 1))``); anything else
+is refused with a clear error. ``num_classes`` makes a class-conditional model (training
+data ``(images, labels)``; ``sample(n, labels=...)``).
+
+Sampling is ONE compiled TensorFlow loop (``tf.function`` + ``tf.while_loop`` over the H * W
+pixels): at step t it runs the network on the rows sampled so far (the causal network never
+looks down, so the rows below do not change the logits) and sets pixel t to 1 where a
+uniform number is below its probability. The uniforms are drawn up front with
+``tf.random.stateless_uniform((n, H, W, C), seed=[seed, 0])`` (Philox, counter based), so
+the same seed gives the same images, sample k does not depend on how many are drawn with it,
+and the exported ``sample`` signature gives the same images as ``sample(n, seed)``.
+"""
+
+import math
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_genai.models import images as image_utils
+from keras_genai.nets import pixelcnn as nets
+
+
+@keras.saving.register_keras_serializable(package="keras_genai")
+class PixelCNN(keras.Model):
+    """A Bernoulli PixelCNN over binary images; see the module docstring.
+
+    Args:
+        network: a causal ``keras.Model``: images (batch, H, W, C) [, labels (batch,) int32]
+            -> logits (batch, H, W, C) (``keras_genai.nets.gated_pixelcnn`` or ``masked_pixelcnn``).
+        num_classes: None, or the number of classes (>= 2) of a class-conditional network.
+        seed: seed of the model's ``SeedGenerator`` (``sample(seed=None)``).
+    """
+
+    def __init__(self, network, num_classes=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(network, dict):
+            network = keras.saving.deserialize_keras_object(network)
+        if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
+                                        or num_classes < 2):
+            raise ValueError(f"num_classes must be None or an integer >= 2, got {num_classes!r}")
+        expected_inputs = 2 if num_classes is not None else 1
+        if len(network.inputs) != expected_inputs:
+            kind = "conditional (inputs [images, labels])" if num_classes else "unconditional (one input)"
+            raise ValueError(f"the network has {len(network.inputs)} inputs but the PixelCNN is {kind}")
+        self.network = network
+        self.num_classes = num_classes
+        self.image_shape = tuple(int(d) for d in network.inputs[0].shape[1:])
+        out = tuple(int(d) for d in network.outputs[0].shape[1:])
+        if out != self.image_shape:
+            raise ValueError(f"a Bernoulli PixelCNN needs one logit per pixel and channel: network outputs "
+                             f"{out}, images {self.image_shape}")
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.bits_tracker = keras.metrics.Mean(name="bits_per_dim")
+        self._functions = {}
+        self.built = True
+
+    likelihood = "bernoulli"
+    value_range = (0.0, 1.0)
+
+    @property
+    def conditional(self):
+        return self.num_classes is not None
+
+    @property
+    def num_dims(self):
+        return int(np.prod(self.image_shape))
+
+    # ----------------------------------------------------------------- configuration
+    def get_config(self):
+        config = super().get_config()
+        config.update(network=keras.saving.serialize_keras_object(self.network), num_classes=self.num_classes,
+                      seed=self.seed)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def compile(self, optimizer=None, **kwargs):
+        """Sets the optimizer (default Adam, learning rate 1e-3); other keyword arguments go to
+        ``keras.Model.compile``."""
+        optimizer = keras.optimizers.get(optimizer) if optimizer else keras.optimizers.Adam(learning_rate=1e-3)
+        super().compile(optimizer=optimizer, **kwargs)
+        self.optimizer.build(self.trainable_variables)
+
+    def get_compile_config(self):
+        if getattr(self, "optimizer", None) is None:
+            return None
+        return {"optimizer": keras.saving.serialize_keras_object(self.optimizer)}
+
+    def compile_from_config(self, config):
+        self.compile(optimizer=keras.saving.deserialize_keras_object(config["optimizer"]))
+
+    # ----------------------------------------------------------------- the model
+    def _logits(self, images, labels=None, training=False):
+        inputs = [images, labels] if self.conditional else images
+        return tf.cast(self.network(inputs, training=training), tf.float32)
+
+    def call(self, inputs, training=False):
+        """images [, labels] -> logits (batch, H, W, C) of p(x_ij = 1 | x_<ij)."""
+        if self.conditional:
+            return self._logits(inputs[0], inputs[1], training=training)
+        return self._logits(inputs, training=training)
+
+    def _log_prob(self, images, labels=None, training=False):
+        """Exact log p(x) per image, (batch,) float32 nats."""
+        logits = self._logits(images, labels, training=training)
+        per_pixel = -tf.nn.sigmoid_cross_entropy_with_logits(labels=images, logits=logits)
+        return tf.reduce_sum(per_pixel, axis=[1, 2, 3])
+
+    # ----------------------------------------------------------------- training
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.bits_tracker]
+
+    def _unpack(self, data):
+        if self.conditional:
+            if not (isinstance(data, (tuple, list)) and len(data) > 1):
+                raise ValueError("a conditional PixelCNN trains on (images, labels) batches; got images only")
+            return tf.cast(data[0], tf.float32), tf.cast(data[1], tf.int32)
+        return tf.cast(image_utils.images_from_batch(data), tf.float32), None
+
+    def _checked(self, images):
+        binary = tf.reduce_all(tf.equal(images * (1.0 - images), 0.0))
+        check = tf.debugging.assert_equal(binary, True, message="Bernoulli PixelCNN: images must be binary, "
+                                          "values in {0, 1} (binarize them: data.images(..., binarize='dynamic', "
+                                          "value_range=(0, 1)))")
+        with tf.control_dependencies([check]):
+            return tf.identity(images)
+
+    def _update_metrics(self, nll):
+        self.loss_tracker.update_state(nll)
+        self.bits_tracker.update_state(nll / (self.num_dims * math.log(2.0)))
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        if getattr(self, "optimizer", None) is None:
+            raise RuntimeError("call compile() before fit()")
+        images, labels = self._unpack(data)
+        images = self._checked(images)
+        variables = self.trainable_variables
+        with tf.GradientTape() as tape:
+            nll = -self._log_prob(images, labels, training=True)
+            # Averaged over the global batch, so tf.distribute replicas sum to the right gradient.
+            loss = tf.nn.compute_average_loss(nll)
+            if self.losses:
+                loss += tf.nn.scale_regularization_loss(tf.add_n([tf.cast(l, tf.float32) for l in self.losses]))
+            scaled = self.optimizer.scale_loss(loss)
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        return self._update_metrics(tf.reduce_mean(nll))
+
+    def test_step(self, data):
+        images, labels = self._unpack(data)
+        return self._update_metrics(tf.reduce_mean(-self._log_prob(self._checked(images), labels)))
+
+    # ----------------------------------------------------------------- checks
+    def check_images(self, images):
+        """Validates images: (batch, H, W, C) with batch >= 1 and every value 0 or 1 (floats,
+        ints or bools). Returns a float32 tensor."""
+        if not tf.is_tensor(images):
+            images = np.asarray(images)
+        dtype = tf.as_dtype(images.dtype) if not tf.is_tensor(images) else images.dtype
+        if not (dtype.is_floating or dtype.is_integer or dtype.is_bool):
+            raise TypeError(f"images must be a numeric array of 0s and 1s, got dtype {dtype.name}")
+        if tuple(images.shape[1:]) != self.image_shape or len(images.shape) != 4 or images.shape[0] == 0:
+            raise ValueError(f"images must have shape (batch, {', '.join(map(str, self.image_shape))}) with batch >= 1,"
+                             f" got {tuple(images.shape)}")
+        images = tf.cast(images, tf.float32)
+        values = np.unique(images.numpy())
+        if not np.isin(values, (0.0, 1.0)).all():
+            odd = values[~np.isin(values, (0.0, 1.0))]
+            raise ValueError(f"a Bernoulli PixelCNN models binary images (values 0 and 1); got other values such as "
+                             f"{odd[:3].tolist()}. Binarize them, e.g. keras_genai.data.images(..., "
+                             f"binarize='fixed', value_range=(0, 1)), or (x > 0.5)")
+        return images
+
+    def check_labels(self, labels, num_samples):
+        """None for unconditional models; else an int (for every sample) or ``num_samples``
+        ints in [0, num_classes). Returns int32 numpy or None."""
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError("this PixelCNN is unconditional; do not pass labels")
+            return None
+        if labels is None:
+            raise ValueError(f"this PixelCNN is conditional: pass labels (ints in [0, {self.num_classes}))")
+        if isinstance(labels, numbers.Integral) and not isinstance(labels, bool):
+            labels = np.full((num_samples,), labels)
+        labels = np.asarray(labels.numpy() if tf.is_tensor(labels) else labels)
+        if labels.dtype.kind not in "iu":
+            raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
+        if labels.shape != (num_samples,):
+            raise ValueError(f"expected {num_samples} labels (one per example), got shape {labels.shape}")
+        if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
+            raise ValueError(f"labels must be in [0, {self.num_classes}), got values from {labels.min()} to "
+                             f"{labels.max()}")
+        return labels.astype(np.int32)
+
+    def _function(self, name, fn, **kwargs):
+        if name not in self._functions:
+            self._functions[name] = tf.function(fn, reduce_retracing=True, **kwargs)
+        return self._functions[name]
+
+    # ----------------------------------------------------------------- likelihood
+    def log_prob(self, images, labels=None, batch_size=500):
+        """Exact log-likelihood of each image, in nats.
+
+        Args:
+            images: (n, H, W, C), values 0 or 1.
+            labels: conditional models only: an int or n ints in [0, num_classes).
+        Returns:
+            np.ndarray float64 (n,), log p(x) in nats (<= 0).
+        """
+        images = self.check_images(images)
+        labels = self.check_labels(labels, int(images.shape[0]))
+        fn = self._function("log_prob", self._log_prob)
+        parts = []
+        for start in range(0, int(images.shape[0]), int(batch_size)):
+            chunk_labels = labels[start: start + batch_size] if labels is not None else None
+            parts.append(fn(images[start: start + batch_size], chunk_labels).numpy())
+        return np.concatenate(parts).astype(np.float64)
+
+    def bits_per_dim(self, images, labels=None, batch_size=500):
+        """Negative log-likelihood of each image in bits per pixel: ``-log_prob / (H W C ln 2)``."""
+        return -self.log_prob(images, labels, batch_size) / (self.num_dims * math.log(2.0))
+
+    # ----------------------------------------------------------------- sampling
+    def uniforms(self, num_samples, seed):
+        """The uniform numbers of ``sample(num_samples, seed)``: (n, H, W, C) float32."""
+        seed = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
+        return tf.random.stateless_uniform(tf.concat([[num_samples], self.image_shape], 0), seed=seed)
+
+    def _sample_loop(self, uniforms, labels=None):
+        """The compiled pixel loop: uniforms (n, H, W, C) -> binary images float32 (n, H, W, C).
+
+        Pixel t = (i, j) is 1 where ``uniforms[:, i, j] < sigmoid(logit_ij)``; the network sees
+        rows 0..i only (its outputs there do not depend on the rows below)."""
+        height, width, channels = self.image_shape
+        positions = tf.reshape(tf.eye(height * width, dtype=tf.float32), (height * width, height, width, 1))
+
+        def body(t, canvas):
+            i, j = t // width, t % width
+            logits = self._logits(canvas[:, : i + 1], labels)[:, i, j]  # (n, C)
+            pixel = tf.cast(uniforms[:, i, j] < tf.sigmoid(logits), tf.float32)
+            return t + 1, canvas + positions[t][None] * pixel[:, None, None, :]
+
+        _, canvas = tf.while_loop(lambda t, _: t < height * width, body,
+                                  (tf.constant(0), tf.zeros_like(uniforms)))
+        return canvas
+
+    def _sample_images(self, num_samples, seed, labels=None):
+        """Graph sampling used by ``sample`` and the export: uint8 images in {0, 255}."""
+        canvas = self._sample_loop(self.uniforms(num_samples, seed), labels)
+        return tf.cast(canvas * 255.0, tf.uint8)
+
+    def _check_seed(self, seed):
+        if seed is None:
+            return int(keras.random.randint((), 0, 2**31 - 1, seed=self.seed_generator))
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"seed must be None or an int, got {seed!r}")
+        return int(seed)
+
+    def sample(self, num_samples, seed=None, labels=None, batch_size=256):
+        """Draws ``num_samples`` images pixel by pixel (one compiled loop per batch).
+
+        Args:
+            num_samples: positive int.
+            seed: None (fresh randomness) or an int (reproducible, equal to the export).
+            labels: conditional models only (required there): an int or ``num_samples`` ints.
+            batch_size: images per compiled loop (the result does not depend on it).
+        Returns:
+            np.ndarray uint8 (num_samples, H, W, C), values 0 or 255.
+        """
+        num_samples = image_utils.check_count(num_samples)
+        labels = self.check_labels(labels, num_samples)
+        uniforms = self.uniforms(num_samples, self._check_seed(seed))
+        loop = self._function("sample", self._sample_loop)
+        parts = []
+        for start in range(0, num_samples, int(batch_size)):
+            chunk = labels[start: start + batch_size] if labels is not None else None
+            parts.append(loop(uniforms[start: start + batch_size], chunk))
+        return tf.cast(tf.concat(parts, 0) * 255.0, tf.uint8).numpy()
+
+    def sample_reference(self, num_samples, seed, labels=None):
+        """The naive sampler: one ``network.predict`` call from Python per pixel on the full
+        canvas, with the same uniforms as ``sample`` (so it gives the same images). Slow; for
+        tests and the benchmark."""
+        num_samples = image_utils.check_count(num_samples)
+        labels = self.check_labels(labels, num_samples)
+        uniforms = self.uniforms(num_samples, self._check_seed(seed)).numpy()
+        canvas = np.zeros((num_samples, *self.image_shape), np.float32)
+        height, width, _ = self.image_shape
+        for i in range(height):
+            for j in range(width):
+                inputs = [canvas, labels] if self.conditional else canvas
+                logits = self.network.predict(inputs, batch_size=num_samples, verbose=0)[:, i, j]
+                probability = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+                canvas[:, i, j] = (uniforms[:, i, j] < probability).astype(np.float32)
+        return (canvas * 255).astype(np.uint8)
+
+    def preview(self, num_samples=64, seed=0):
+        """Samples for grids: ``(uint8 images (n, H, W, C), columns)``; a conditional model
+        cycles through its classes so that each column shows one class."""
+        if not self.conditional:
+            return self.sample(num_samples, seed=seed), None
+        labels = np.arange(num_samples) % self.num_classes
+        return self.sample(num_samples, seed=seed, labels=labels), self.num_classes
+
+    # ----------------------------------------------------------------- export
+    def export_signatures(self):
+        """Named serving endpoints: ``{name: (function, input_signature)}``.
+
+        - ``serving_default`` and ``log_prob``: images (batch, H, W, C) float32 in {0, 1}
+          [, labels (batch,) int32] -> ``log_prob`` (batch,) nats and ``bits_per_dim`` (batch,);
+        - ``logits``: the same inputs -> ``logits`` (batch, H, W, C) of p(x_ij = 1 | x_<ij)
+          (the LiteRT graph: no random ops, no loop);
+        - ``sample``: num_samples () int32 (conditional: labels (batch,) int32) and seed ()
+          int64 -> ``images`` uint8 in {0, 255}, equal to ``sample(n, seed)``.
+        """
+        images_spec = tf.TensorSpec([None, *self.image_shape], tf.float32, name="images")
+        labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
+        seed_spec = tf.TensorSpec([], tf.int64, name="seed")
+        bits = float(self.num_dims * math.log(2.0))
+
+        def scores(images, labels=None):
+            log_p = self._log_prob(images, labels)
+            return {"log_prob": log_p, "bits_per_dim": -log_p / bits}
+
+        if not self.conditional:
+            def log_prob(images):
+                return scores(images)
+
+            def logits(images):
+                return {"logits": self._logits(images)}
+
+            def sample(num_samples, seed):
+                return {"images": self._sample_images(num_samples, seed)}
+
+            return {
+                "serving_default": (log_prob, [images_spec]),
+                "log_prob": (log_prob, [images_spec]),
+                "logits": (logits, [images_spec]),
+                "sample": (sample, [tf.TensorSpec([], tf.int32, name="num_samples"), seed_spec]),
+            }
+
+        def log_prob_conditional(images, labels):
+            return scores(images, labels)
+
+        def logits_conditional(images, labels):
+            return {"logits": self._logits(images, labels)}
+
+        def sample_conditional(labels, seed):
+            return {"images": self._sample_images(tf.shape(labels)[0], seed, labels)}
+
+        return {
+            "serving_default": (log_prob_conditional, [images_spec, labels_spec]),
+            "log_prob": (log_prob_conditional, [images_spec, labels_spec]),
+            "logits": (logits_conditional, [images_spec, labels_spec]),
+            "sample": (sample_conditional, [labels_spec, seed_spec]),
+        }
+
+    edge_signature = "logits"
+
+    def example_inputs(self, signature, num_samples=2, seed=0):
+        """Inputs (numpy, by name) for one of ``export_signatures()`` and the Keras result they
+        must give: ``(inputs, expected)``."""
+        labels = np.arange(num_samples, dtype=np.int32) % self.num_classes if self.conditional else None
+        extra = {"labels": labels} if self.conditional else {}
+        if signature in ("serving_default", "log_prob", "logits"):
+            rng = np.random.default_rng(seed)
+            images = (rng.random((num_samples, *self.image_shape)) < 0.3).astype(np.float32)
+            if signature == "logits":
+                inputs = [images, labels] if self.conditional else images
+                return {"images": images, **extra}, {"logits": self(inputs).numpy()}
+            log_p = self.log_prob(images, labels=labels)
+            return ({"images": images, **extra},
+                    {"log_prob": log_p.astype(np.float32),
+                     "bits_per_dim": (-log_p / (self.num_dims * math.log(2.0))).astype(np.float32)})
+        if signature == "sample":
+            inputs = dict(extra) if self.conditional else {"num_samples": np.int32(num_samples)}
+            inputs["seed"] = np.int64(seed)
+            return inputs, self.sample(num_samples, seed=seed, labels=labels)
+        raise KeyError(f"unknown signature {signature!r}; expected one of {sorted(self.export_signatures())}")
+
+
+def gated_pixelcnn(image_shape=(28, 28, 1), filters=64, num_layers=7, kernel_size=3, first_kernel_size=7,
+                   output_units=(256,), num_classes=None, seed=None):
+    """A Bernoulli PixelCNN on the gated network (vertical + horizontal stacks, no blind spot);
+    see ``keras_genai.nets.gated_pixelcnn`` for the arguments. Uncompiled."""
+    network = nets.gated_pixelcnn(image_shape, filters=filters, num_layers=num_layers, kernel_size=kernel_size,
+                                  first_kernel_size=first_kernel_size, output_units=output_units,
+                                  num_classes=num_classes)
+    return PixelCNN(network, num_classes=num_classes, seed=seed, name="gated_pixelcnn")
+
+
+def masked_pixelcnn(image_shape=(28, 28, 1), filters=64, num_layers=7, kernel_size=3, first_kernel_size=7,
+                    output_units=(256,), num_classes=None, seed=None):
+    """A Bernoulli PixelCNN on the original masked-convolution network (type A, then type-B
+    residual blocks; it has the blind spot). Uncompiled."""
+    network = nets.masked_pixelcnn(image_shape, filters=filters, num_layers=num_layers, kernel_size=kernel_size,
+                                   first_kernel_size=first_kernel_size, output_units=output_units, num_classes=num_classes)
+    return PixelCNN(network, num_classes=num_classes, seed=seed, name="pixelcnn")
