@@ -105,7 +105,7 @@ def _parser():
     p.add_argument("--k", type=int, default=5000,
                    help="VAE presets: importance samples per test image for the NLL bound (default 5000)")
     p.add_argument("--num-examples", type=int, default=None,
-                   help="VAE presets: test images for the NLL (default: the whole test split)")
+                   help="VAE and PixelCNN presets: test images for the NLL (default: the whole test split)")
     p.set_defaults(run=_evaluate)
 
     p = commands.add_parser("floor", help="the same metrics for real data (train vs test): the best to expect")
@@ -312,6 +312,8 @@ def _evaluate(args):
     meta = zoo.info(args.preset)
     if meta.get("family") == "vae":
         return _evaluate_vae(args, meta)
+    if meta.get("family") == "pixelcnn":
+        return _evaluate_pixelcnn(args, meta)
     if meta.get("family") == "gpt":
         return _evaluate_language(args, meta)
     reference = args.reference or f"{meta['dataset']['name']}/test"
@@ -346,6 +348,21 @@ def _evaluate_vae(args, meta):
     model = zoo.load(args.preset, compile=False)
     results = vae_metrics.evaluate_vae(model, meta["dataset"], k=args.k, num_examples=args.num_examples,
                                        num_samples=args.num_samples, batch_size=args.batch_size, seed=args.seed)
+    results["command"] = _command_line()
+    _report(results, args.output)
+    if args.update_card:
+        _store_metrics(args.preset, "test_likelihood", results)
+
+
+def _evaluate_pixelcnn(args, meta):
+    """PixelCNN presets: the exact test NLL (nats per image, bits/dim) on the fixed binarization
+    of the test split."""
+    from keras_genai import zoo
+    from keras_genai.metrics import pixelcnn as pixelcnn_metrics
+
+    model = zoo.load(args.preset, compile=False)
+    results = pixelcnn_metrics.evaluate_pixelcnn(model, meta["dataset"], num_examples=args.num_examples,
+                                                 batch_size=args.batch_size)
     results["command"] = _command_line()
     _report(results, args.output)
     if args.update_card:

@@ -211,6 +211,12 @@ def _use_lines(metadata):
     if metadata.get("family") == "gpt":
         return ['text = model.generate("ROMEO:\\n", max_new_tokens=300, temperature=0.8, seed=0)',
                 'greedy = model.generate("ROMEO:\\n", max_new_tokens=300, temperature=0)']
+    if metadata.get("family") == "pixelcnn":
+        return ["images = model.sample(16, seed=0)  # uint8 (16, H, W, C), pixels 0 or 255; one compiled loop",
+                "# x: binary float images (n, H, W, C) in {0, 1}, e.g. keras_genai.data.images(..., "
+                "binarize='fixed', value_range=(0, 1))",
+                "log_p = model.log_prob(x)  # exact log-likelihood, nats per image",
+                "bpd = model.bits_per_dim(x)"]
     if metadata.get("family") != "vae":
         return ["images = model.sample(16, seed=0)  # uint8, (16, H, W, C)"]
     conditional = "labels" in metadata.get("dataset", {})
@@ -233,7 +239,9 @@ def _likelihood_section(title, results):
              f"{results.get('num_examples')} images of {results.get('reference')} "
              f"(binarization: {results.get('binarization', 'none')}); {results.get('likelihood', '')} likelihood; "
              f"nats per image.", "", "| metric | value |", "| --- | --- |"]
-    if "nll" in results:
+    if "nll" in results and results.get("exact"):
+        lines.append(f"| test NLL (exact) | {results['nll']:.2f} ± {results.get('nll_standard_error', 0):.2f} (s.e.) |")
+    elif "nll" in results:
         lines.append(f"| test NLL, importance-weighted bound (k={results.get('k')}) | "
                      f"{results['nll']:.2f} ± {results.get('nll_standard_error', 0):.2f} (s.e.) |")
     rows = [("test ELBO (1 sample)", "elbo", "{:.2f}"), ("reconstruction, -E_q log p(x|z)", "reconstruction", "{:.2f}"),
