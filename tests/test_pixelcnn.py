@@ -236,3 +236,13 @@ def test_keras_file_round_trip_in_a_fresh_process(tiny, tmp_path):
     assert "PixelCNN True" in result.stdout
     np.testing.assert_allclose(np.load(tmp_path / "lp.npy"), tiny.log_prob(x), rtol=1e-6)
     np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), tiny.sample(4, seed=7))
+
+
+def test_row_cached_sampling_is_used_for_gated_networks_only(tiny):
+    assert tiny._gated_parts() is not None
+    masked = models.masked_pixelcnn((5, 5, 1), filters=4, num_layers=2, first_kernel_size=3, output_units=(4,))
+    assert masked._gated_parts() is None
+    np.testing.assert_array_equal(masked.sample(3, seed=2), masked.sample_reference(3, seed=2))
+    # The row-cached loop and the whole-network loop draw the same images.
+    whole = tf.function(tiny._sample_loop)(tiny.uniforms(4, 5))
+    np.testing.assert_array_equal(tiny.sample(4, seed=5), (whole.numpy() * 255).astype(np.uint8))

@@ -14,9 +14,11 @@ is refused with a clear error. ``num_classes`` makes a class-conditional model (
 data ``(images, labels)``; ``sample(n, labels=...)``).
 
 Sampling is ONE compiled TensorFlow loop (``tf.function`` + ``tf.while_loop`` over the H * W
-pixels): at step t it runs the network on the rows sampled so far (the causal network never
-looks down, so the rows below do not change the logits) and sets pixel t to 1 where a
-uniform number is below its probability. The uniforms are drawn up front with
+pixels) that sets pixel t to 1 where a uniform number is below its probability. For any causal
+network, step t runs the network on the rows sampled so far (it never looks down, so the rows
+below do not change the logits). For a gated network the loop is nested (rows, then the pixels
+of a row) and caches the vertical stacks: they run once per row, and each pixel only runs the
+horizontal stacks and the 1x1 output layers on its row, about 14x less work on 28x28 images. The uniforms are drawn up front with
 ``tf.random.stateless_uniform((n, H, W, C), seed=[seed, 0])`` (Philox, counter based), so
 the same seed gives the same images, sample k does not depend on how many are drawn with it,
 and the exported ``sample`` signature gives the same images as ``sample(n, seed)``.
@@ -262,9 +264,94 @@ class PixelCNN(keras.Model):
                                   (tf.constant(0), tf.zeros_like(uniforms)))
         return canvas
 
+    # A gated network (``nets.gated_pixelcnn``) is sampled row by row: the horizontal stack at
+    # row i only needs the vertical stack's features of the rows above, which do not change while
+    # row i is drawn. So the vertical stacks run once per row (on the rows drawn so far) and each
+    # pixel only runs the horizontal stacks and the 1x1 output layers on the current row, up to
+    # the pixel: the same logits for a fraction of the work.
+    def _gated_parts(self):
+        """(blocks, head layers, label embedding) of a chain of ``GatedPixelCNNBlock`` followed by
+        ReLU / 1x1 convolutions, checked against the network on random images; None otherwise."""
+        if "gated_parts" in self._functions:
+            return self._functions["gated_parts"]
+        parts = None
+        layers = self.network.layers
+        blocks = [layer for layer in layers if isinstance(layer, nets.GatedPixelCNNBlock)]
+        if blocks and layers.index(blocks[-1]) < len(layers) - 1:
+            head = layers[layers.index(blocks[-1]) + 1:]
+            pointwise = all(isinstance(layer, keras.layers.ReLU) or (isinstance(layer, keras.layers.Conv2D)
+                            and tuple(layer.kernel_size) == (1, 1)) for layer in head)
+            embedding = None
+            if self.conditional:
+                embeddings = [layer for layer in layers if isinstance(layer, keras.layers.Embedding)]
+                embedding = embeddings[0] if len(embeddings) == 1 else None
+            if pointwise and (embedding is not None or not self.conditional):
+                parts = (blocks, head, embedding)
+                images = tf.cast(tf.random.stateless_uniform((2, *self.image_shape), seed=[7, 7]) < 0.5, tf.float32)
+                labels = tf.zeros((2,), tf.int32) if self.conditional else None
+                got = self._decomposed_logits(parts, images, labels)
+                if not np.allclose(got.numpy(), self._logits(images, labels).numpy(), atol=1e-4, rtol=1e-4):
+                    parts = None  # not the chain we expect: sample with the whole network
+        self._functions["gated_parts"] = parts
+        return parts
+
+    @staticmethod
+    def _head(head, x):
+        for layer in head:
+            x = layer(x)
+        return tf.cast(x, tf.float32)
+
+    def _decomposed_logits(self, parts, images, labels):
+        blocks, head, embedding = parts
+        condition = embedding(labels) if embedding is not None else None
+        vertical, horizontal = images, images
+        for block in blocks:
+            features = block.vertical_features(vertical, condition)
+            horizontal = block.horizontal_features(horizontal, block.link(features), condition)
+            vertical = nets.gate(features)
+        return self._head(head, horizontal)
+
+    def _sample_rows(self, parts, uniforms, labels=None):
+        """The compiled loop of a gated network: rows in an outer ``tf.while_loop``, the pixels
+        of a row in an inner one. Same uniforms, same rule as ``_sample_loop``."""
+        blocks, head, embedding = parts
+        height, width, channels = self.image_shape
+        condition = embedding(labels) if embedding is not None else None
+        rows = tf.reshape(tf.eye(height, dtype=tf.float32), (height, height, 1, 1))
+        columns = tf.reshape(tf.eye(width, dtype=tf.float32), (width, 1, width, 1))
+        n = tf.shape(uniforms)[0]
+
+        def row_body(i, canvas):
+            vertical, links = canvas[:, : i + 1], []
+            for block in blocks:  # the vertical stacks over the rows drawn so far (row i is still 0)
+                features = block.vertical_features(vertical, condition)
+                links.append(block.vertical_to_horizontal(nets.shift_down(features)[:, i: i + 1]))
+                vertical = nets.gate(features)
+
+            def pixel_body(j, row):
+                horizontal = row[:, :, : j + 1]
+                for block, link in zip(blocks, links):
+                    horizontal = block.horizontal_features(horizontal, link[:, :, : j + 1], condition)
+                logits = self._head(head, horizontal[:, :, j: j + 1])[:, 0, 0]  # (n, C)
+                pixel = tf.cast(uniforms[:, i, j] < tf.sigmoid(logits), tf.float32)
+                return j + 1, row + columns[j][None] * pixel[:, None, None, :]
+
+            _, row = tf.while_loop(lambda j, _: j < width, pixel_body,
+                                   (tf.constant(0), tf.zeros(tf.stack([n, 1, width, channels]))))
+            return i + 1, canvas + rows[i][None] * row
+
+        _, canvas = tf.while_loop(lambda i, _: i < height, row_body, (tf.constant(0), tf.zeros_like(uniforms)))
+        return canvas
+
+    def _sample_any(self, uniforms, labels=None):
+        parts = self._gated_parts()
+        if parts is not None:
+            return self._sample_rows(parts, uniforms, labels)
+        return self._sample_loop(uniforms, labels)
+
     def _sample_images(self, num_samples, seed, labels=None):
         """Graph sampling used by ``sample`` and the export: uint8 images in {0, 255}."""
-        canvas = self._sample_loop(self.uniforms(num_samples, seed), labels)
+        canvas = self._sample_any(self.uniforms(num_samples, seed), labels)
         return tf.cast(canvas * 255.0, tf.uint8)
 
     def _check_seed(self, seed):
@@ -288,7 +375,8 @@ class PixelCNN(keras.Model):
         num_samples = image_utils.check_count(num_samples)
         labels = self.check_labels(labels, num_samples)
         uniforms = self.uniforms(num_samples, self._check_seed(seed))
-        loop = self._function("sample", self._sample_loop)
+        self._gated_parts()  # decided eagerly, before tracing
+        loop = self._function("sample", self._sample_any)
         parts = []
         for start in range(0, num_samples, int(batch_size)):
             chunk = labels[start: start + batch_size] if labels is not None else None
@@ -331,6 +419,7 @@ class PixelCNN(keras.Model):
         - ``sample``: num_samples () int32 (conditional: labels (batch,) int32) and seed ()
           int64 -> ``images`` uint8 in {0, 255}, equal to ``sample(n, seed)``.
         """
+        self._gated_parts()  # decided eagerly, before tracing
         images_spec = tf.TensorSpec([None, *self.image_shape], tf.float32, name="images")
         labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
         seed_spec = tf.TensorSpec([], tf.int64, name="seed")

@@ -71,7 +71,7 @@ class MaskedConv2D(layers.Conv2D):
         return config
 
 
-def _shift_down(x):
+def shift_down(x):
     """Moves every row one down (zeros in the top row): row i then holds row i - 1."""
     return ops.pad(x, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
 
@@ -81,7 +81,8 @@ def _shift_right(x):
     return ops.pad(x, [[0, 0], [0, 0], [1, 0], [0, 0]])[:, :, :-1]
 
 
-def _gate(x):
+def gate(x):
+    """Gated activation: tanh of the first half of the channels times sigmoid of the second."""
     a, b = ops.split(x, 2, axis=-1)
     return ops.tanh(a) * ops.sigmoid(b)
 
@@ -133,25 +134,35 @@ class GatedPixelCNNBlock(layers.Layer):
         if not self.first and int(horizontal_shape[-1]) != self.filters:
             raise ValueError(f"a residual block needs {self.filters} horizontal channels, got {horizontal_shape[-1]}")
 
-    def call(self, inputs):
-        vertical, horizontal = inputs[0], inputs[1]
+    def vertical_features(self, vertical, condition=None):
+        """The vertical stack before its gate (batch, rows, W, 2 * filters): row i from the
+        vertical input at rows i - k // 2 .. i."""
         half = self.kernel_size // 2
-        # Vertical stack: rows i - half .. i, columns j - half .. j + half.
         v = self.vertical(ops.pad(vertical, [[0, 0], [half, 0], [half, half], [0, 0]]))
-        # Horizontal stack: row i, columns j - half .. j (first block: .. j - 1).
+        if self.conditional:  # the same vector at every pixel: no effect on the causal order
+            v = v + self.condition_vertical(condition)[:, None, None, :]
+        return v
+
+    def link(self, vertical_features):
+        """What the vertical stack adds to the horizontal one: its features one row down."""
+        return self.vertical_to_horizontal(shift_down(vertical_features))
+
+    def horizontal_features(self, horizontal, link, condition=None):
+        """The horizontal stack's output from its input (row i, columns <= j, or < j in the
+        first block) and ``link`` (the vertical stack's contribution at the same pixels)."""
+        half = self.kernel_size // 2
         h_in = _shift_right(horizontal) if self.first else horizontal
         h = self.horizontal(ops.pad(h_in, [[0, 0], [0, 0], [half, 0], [0, 0]]))
-        if self.conditional:  # the same vector at every pixel: no effect on the causal order
-            condition = inputs[2]
-            v = v + self.condition_vertical(condition)[:, None, None, :]
+        if self.conditional:
             h = h + self.condition_horizontal(condition)[:, None, None, :]
-        # The vertical features reach the horizontal stack one row down (rows < i only).
-        h = h + self.vertical_to_horizontal(_shift_down(v))
-        v_out = _gate(v)
-        h_out = self.horizontal_out(_gate(h))
-        if not self.first:
-            h_out = h_out + horizontal
-        return [v_out, h_out]
+        h_out = self.horizontal_out(gate(h + link))
+        return h_out if self.first else h_out + horizontal
+
+    def call(self, inputs):
+        vertical, horizontal = inputs[0], inputs[1]
+        condition = inputs[2] if self.conditional else None
+        v = self.vertical_features(vertical, condition)
+        return [gate(v), self.horizontal_features(horizontal, self.link(v), condition)]
 
     def compute_output_shape(self, input_shapes):
         shape = tuple(input_shapes[0][:-1]) + (self.filters,)
