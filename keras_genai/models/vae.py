@@ -361,6 +361,10 @@ class VAE(keras.Model):
     def elbo(self, images, labels=None, seed=0, batch_size=500):
         """Single-sample ELBO terms per image (nats), seeded.
 
+        Args:
+            images: float (n, H, W, C) in the likelihood's range; labels: conditional models only.
+            seed: int; batch ``i`` (of ``batch_size`` images) uses the noise
+                ``tf.random.stateless_normal((batch, latent_dim), seed=[seed, i])``.
         Returns:
             dict of np.ndarray float64 (n,): ``elbo``, ``reconstruction`` (-E_q log p(x|z),
             one sample) and ``kl`` (analytic), with ``elbo = -(reconstruction + kl)``.
