@@ -61,7 +61,8 @@ class TensorBoardImages(keras.callbacks.Callback):
 
 class TextSamples(keras.callbacks.Callback):
     """Writes ``<folder>/epoch_XXXX.txt``: a language model's continuation of a fixed prompt
-    (same prompt and seed every epoch, so files are comparable)."""
+    (same prompt and seed every epoch, so files are comparable; a prompt with characters outside
+    the vocabulary is replaced by the vocabulary's first character)."""
 
     def __init__(self, folder, prompt="\n", max_new_tokens=300, temperature=0.8, seed=0, every=1):
         super().__init__()
@@ -73,7 +74,8 @@ class TextSamples(keras.callbacks.Callback):
         if (epoch + 1) % self.every:
             return
         os.makedirs(self.folder, exist_ok=True)
-        text = self.model.generate(self.prompt, self.max_new_tokens, temperature=self.temperature, seed=self.seed)
+        prompt = self.prompt if set(self.prompt) <= set(self.model.vocabulary) else self.model.vocabulary[0]
+        text = self.model.generate(prompt, self.max_new_tokens, temperature=self.temperature, seed=self.seed)
         with open(os.path.join(self.folder, f"epoch_{epoch + 1:04d}.txt"), "w") as f:
             f.write(text)
 

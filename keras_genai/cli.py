@@ -291,6 +291,9 @@ def _text_training_data(model, dataset, recipe, batch_size, seed, args):
     text = data.text(dataset["name"], split=dataset.get("split", "train"), data_dir=args.data_dir,
                      manual_dir=args.manual_dir)
     length = recipe.get("sequence_length", model.context_length)
+    if length > model.context_length:
+        raise ValueError(f"the recipe's sequence_length {length} is longer than the model's context "
+                         f"({model.context_length})")
     return data.text_windows(model.encode(text), length, batch_size, shuffle=True, seed=seed,
                              windows=recipe.get("windows_per_epoch"))
 

@@ -135,7 +135,7 @@ def _json_value(value):
     if value.dtype.kind == "f":
         return np.round(value.astype(np.float64), 4).tolist()
     if value.dtype.kind == "S":
-        return value.astype(str).tolist()
+        return np.vectorize(lambda b: b.decode("utf-8"), otypes=[object])(value).tolist()
     return value.tolist()
 
 

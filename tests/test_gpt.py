@@ -152,3 +152,28 @@ def test_mixed_precision_training_keeps_float32_logits_and_weights(policy):
         assert model.generate("ab", 5, temperature=0).startswith("ab")
     finally:
         keras.config.set_dtype_policy("float32")
+
+
+def test_tiny_temperatures_and_ties_behave():
+    model = GPT(VOCAB, context_length=8, num_layers=1, num_heads=1, embed_dim=8, seed=0)
+    greedy = model.generate("ab", 6, temperature=0)
+    assert model.generate("ab", 6, temperature=1e-9, top_k=1, seed=3) == greedy
+    assert model.generate("ab", 6, temperature=1e-9, seed=3) == greedy
+
+
+def test_evaluation_weights_a_partial_last_batch_by_its_size(tiny_gpt):
+    tiny_gpt.compile(optimizer="adam")
+    text = "abcdefgh\n" * 7 + "ab"  # 8 windows of 8 in batches of 3: 3 + 3 + 2
+    windows = data.text_windows(tiny_gpt.encode(text), 8, 3, shuffle=False)
+    assert [int(t.shape[0]) for t, _ in windows] == [3, 3, 2]
+    evaluated = tiny_gpt.evaluate(windows, return_dict=True, verbose=0)["loss"]
+    assert math.isclose(evaluated, language.character_loss(tiny_gpt, text, batch_size=3)["nats_per_char"], rel_tol=1e-5)
+
+
+def test_sequences_longer_than_the_context_are_refused(tiny_gpt):
+    with pytest.raises(ValueError, match="longer than the context"):
+        tiny_gpt(np.zeros((1, 9), np.int32))
+    with pytest.raises(ValueError, match="longer than the model's context"):
+        language.character_loss(tiny_gpt, "abcdefgh" * 5, sequence_length=9)
+    with pytest.raises(ValueError, match="context_length must be an integer >= 2"):
+        GPT(VOCAB, context_length=1, num_layers=1, num_heads=1, embed_dim=4)

@@ -45,6 +45,15 @@ def test_saved_model_refuses_characters_outside_the_vocabulary(saved):
         runtime.run_saved_model(saved, {"prompt": "", **controls}, "generate")
 
 
+@pytest.mark.parametrize("control, message", [("top_p", r"top_p must be in \(0, 1\]"), ("max_new_tokens", ">= 1"),
+                                              ("temperature", "temperature must be >= 0"), ("top_k", "top_k must be >= 0")])
+def test_saved_model_refuses_bad_sampling_controls(saved, control, message):
+    controls = {"max_new_tokens": 3, "temperature": 1.0, "top_k": 0, "top_p": 1.0, "seed": 0}
+    controls[control] = {"top_p": 0.0, "max_new_tokens": 0, "temperature": -1.0, "top_k": -2}[control]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        runtime.run_saved_model(saved, {"tokens": np.array([[1, 2]], np.int32), **controls}, "generate_ids")
+
+
 def test_litert_logits_match_keras(tiny_gpt, tmp_path):
     path = export.tflite(tiny_gpt, tmp_path / "gpt.tflite")
     report = export.check_tflite(tiny_gpt, path)

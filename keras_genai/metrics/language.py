@@ -10,10 +10,10 @@ from keras_genai import data
 def character_loss(model, text, batch_size=32, sequence_length=None):
     """Mean negative log-likelihood of ``text`` under a character model.
 
-    The text is cut into consecutive non-overlapping windows of ``sequence_length + 1``
-    characters (default: the model's context); within a window every character after the
-    first is predicted from the ones before it, as during training. The tail shorter than a
-    window is left out.
+    The text is cut into windows of ``sequence_length + 1`` characters (default: the model's
+    context) that start every ``sequence_length`` characters, so consecutive windows share one
+    character and every character after the first is predicted exactly once, from the ones
+    before it in its window (as during training). The tail shorter than a window is left out.
 
     Args:
         model: a ``keras_genai.models.GPT``.
@@ -22,6 +22,8 @@ def character_loss(model, text, batch_size=32, sequence_length=None):
         dict: nats_per_char, bits_per_char, perplexity (exp of nats), characters (scored).
     """
     length = sequence_length or model.context_length
+    if length > model.context_length:
+        raise ValueError(f"sequence_length {length} is longer than the model's context ({model.context_length})")
     windows = data.text_windows(model.encode(text), length, batch_size, shuffle=False)
     total, count = 0.0, 0
     for tokens, targets in windows:

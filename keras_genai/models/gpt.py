@@ -21,7 +21,6 @@ import tensorflow as tf
 from keras_genai.nets.transformer import TransformerBlock
 
 _LN2 = math.log(2.0)
-_MASKED = -1e9
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
@@ -42,11 +41,14 @@ class GPT(keras.Model):
                  mlp_ratio=4, dropout=0.0, tie_embeddings=True, seed=None, **kwargs):
         super().__init__(**kwargs)
         _check_vocabulary(vocabulary)
+        for name, value, least in (("context_length", context_length, 2), ("num_layers", num_layers, 1),
+                                   ("num_heads", num_heads, 1), ("embed_dim", embed_dim, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         if embed_dim % num_heads:
             raise ValueError(f"embed_dim {embed_dim} must be divisible by num_heads {num_heads}")
-        for name, value in (("context_length", context_length), ("num_layers", num_layers)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
         self.vocabulary = vocabulary
         self.context_length = context_length
         self.num_layers = num_layers
@@ -110,6 +112,11 @@ class GPT(keras.Model):
         """tokens (batch, L) int32 ids, L <= context_length -> logits (batch, L, vocabulary) float32
         for the next character at every position."""
         tokens = tf.cast(tokens, tf.int32)
+        if tokens.shape.rank is not None and tokens.shape.rank != 2:
+            raise ValueError(f"tokens must have shape (batch, length), got {tokens.shape}")
+        if tokens.shape[1] is not None and tokens.shape[1] > self.context_length:
+            raise ValueError(f"sequences of {tokens.shape[1]} tokens are longer than the context "
+                             f"({self.context_length}); split them or pass the last {self.context_length}")
         x = self._embed(tokens, tf.range(tf.shape(tokens)[1])[None], training)
         for block in self.blocks:
             x = block(x, training=training)
@@ -134,13 +141,13 @@ class GPT(keras.Model):
             scaled = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
-        self.loss_tracker.update_state(local_mean)
+        self.loss_tracker.update_state(local_mean, sample_weight=tf.shape(tokens)[0])
         return self._results()
 
     def test_step(self, data):
         tokens, targets = data
         _, local_mean = self._loss(tokens, targets, training=False)
-        self.loss_tracker.update_state(local_mean)
+        self.loss_tracker.update_state(local_mean, sample_weight=tf.shape(tokens)[0])
         return self._results()
 
     def _results(self):
@@ -200,7 +207,15 @@ class GPT(keras.Model):
         """The compiled decoding loop: prompt (batch, P) int32 -> new ids (batch, max_new_tokens)."""
         context = self.context_length
         refill = context // 2
-        prompt = prompt[:, -context:]
+        checks = [
+            tf.debugging.assert_positive(max_new_tokens, message="max_new_tokens must be >= 1"),
+            tf.debugging.assert_greater_equal(temperature, 0.0, message="temperature must be >= 0 (0 = greedy)"),
+            tf.debugging.assert_greater_equal(top_k, 0, message="top_k must be >= 0 (0 = off)"),
+            tf.debugging.assert_positive(top_p, message="top_p must be in (0, 1] (1 = off)"),
+            tf.debugging.assert_less_equal(top_p, 1.0, message="top_p must be in (0, 1] (1 = off)"),
+        ]
+        with tf.control_dependencies(checks):
+            prompt = tf.identity(prompt[:, -context:])
         batch, length = tf.shape(prompt)[0], tf.shape(prompt)[1]
         recent = tf.concat([tf.zeros([batch, context - length], tf.int32), prompt], axis=1)
         if use_cache:
@@ -284,8 +299,10 @@ class GPT(keras.Model):
         return np.concatenate([prompt_ids.astype(np.int32), new.numpy()], axis=1)
 
     def cache_bytes(self, batch_size=1):
-        """Memory of the key/value cache during ``generate``: layers x 2 x batch x context x width x 4 bytes."""
-        return self.num_layers * 2 * batch_size * self.context_length * self.embed_dim * 4
+        """Memory of the key/value cache during ``generate``: layers x 2 (keys, values) x batch x
+        context x width x bytes of the compute dtype (4 in float32, 2 under mixed precision)."""
+        itemsize = np.dtype(self.compute_dtype).itemsize
+        return self.num_layers * 2 * batch_size * self.context_length * self.embed_dim * itemsize
 
     # ------------------------------------------------------------------ export
     def _ids_from_text(self, prompt):
@@ -380,8 +397,9 @@ _GENERATE_SIGNATURE = [
 
 def _pick(logits, temperature, top_k, top_p, seed, step):
     """Next ids (batch,) from logits (batch, V): argmax when temperature == 0, else a sample
-    from softmax(logits / temperature) restricted to the top_k (0 = all) most likely ids and
-    to the smallest set whose probability reaches top_p (1 = all). Stateless in (seed, step)."""
+    from softmax(logits / temperature) restricted to the top_k (0 = all) most likely ids (ties
+    with the k-th are kept) and to the smallest set whose probability reaches top_p (1 = all).
+    Stateless in (seed, step)."""
 
     def sample():
         scaled = logits / temperature
@@ -392,7 +410,8 @@ def _pick(logits, temperature, top_k, top_p, seed, step):
         before = tf.math.cumsum(tf.nn.softmax(ordered, axis=-1), axis=-1, exclusive=True)
         nucleus_smallest = tf.reduce_min(tf.where(before < top_p, ordered, np.inf), axis=-1, keepdims=True)
         threshold = tf.maximum(kth_largest, nucleus_smallest)
-        kept = tf.where(scaled >= threshold, scaled, _MASKED)
+        # Ties with the k-th value are kept; excluded ids get probability exactly 0.
+        kept = tf.where(scaled >= threshold, scaled, -np.inf)
         draw_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)])
         return tf.random.stateless_categorical(kept, 1, seed=draw_seed, dtype=tf.int32)[:, 0]
 

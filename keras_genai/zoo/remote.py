@@ -57,6 +57,8 @@ def fetch(url, sha256):
     if not sha256:
         raise ValueError(f"a sha256 is required to load {url}; pass sha256=... (hex digest)")
     sha256 = sha256.lower()
+    if len(sha256) != 64 or set(sha256) - set("0123456789abcdef"):
+        raise ValueError(f"sha256 must be 64 hexadecimal characters, got {sha256!r}")
     name = os.path.basename(urllib.parse.urlparse(url).path) or "download"
     path = os.path.join(cache_dir(), "downloads", sha256[:16], name)
     if os.path.isfile(path) and sha256_of(path) == sha256:
@@ -72,7 +74,9 @@ def fetch(url, sha256):
         if digest.hexdigest() != sha256:
             raise ChecksumError(f"{url} has sha256 {digest.hexdigest()}, expected {sha256}; nothing was loaded "
                                 "or cached")
-        os.chmod(partial, 0o644)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(partial, 0o666 & ~umask)  # mkstemp creates 0600
         os.replace(partial, path)  # atomic: readers see the old good file or the new good file
     except BaseException as error:
         if os.path.exists(partial):
@@ -88,7 +92,7 @@ def unpack_preset(archive, sha256):
 
     The archive holds the preset files at its top level or inside a single folder.
     """
-    target = os.path.join(cache_dir(), "presets", sha256[:16])
+    target = os.path.join(cache_dir(), "presets", sha256.lower()[:16])
     if not os.path.isdir(target):
         staging = files.staging_folder(target)
         try:
