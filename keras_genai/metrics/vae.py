@@ -73,7 +73,8 @@ def likelihood_bounds(model, batches, k=5000, seed=0, total=None, progress=True)
         "elbo": float(np.concatenate(elbo).mean()),
         "reconstruction": float(np.concatenate(reconstruction).mean()),
         "kl": float(np.concatenate(kl).mean()),
-        "bits_per_dim": float(nll.mean() / dims / math.log(2.0)),
+        # A discrete likelihood gives bits per dimension; a Gaussian density does not.
+        **({} if model.likelihood == "gaussian" else {"bits_per_dim": float(nll.mean() / dims / math.log(2.0))}),
         "k": int(k),
         "num_examples": int(len(nll)),
         "seconds": round(time.perf_counter() - start, 1),

@@ -111,8 +111,11 @@ class VAE(keras.Model):
 
     def compile(self, optimizer=None, **kwargs):
         """Sets the optimizer (default Adam, learning rate 1e-3). Extra keyword arguments
-        (``jit_compile``, ``steps_per_execution``, ...) go to ``keras.Model.compile``."""
+        (``steps_per_execution``, ...) go to ``keras.Model.compile``. ``jit_compile`` defaults to
+        False: XLA drops the graph assertions that refuse images outside the likelihood's range
+        (``jit_compile=True`` trades that check for speed)."""
         optimizer = keras.optimizers.get(optimizer) if optimizer else keras.optimizers.Adam(learning_rate=1e-3)
+        kwargs.setdefault("jit_compile", False)
         super().compile(optimizer=optimizer, **kwargs)
         # Built now so that weights files and BackupAndRestore checkpoints load into it.
         self.optimizer.build(self.trainable_variables)
@@ -186,10 +189,12 @@ class VAE(keras.Model):
         ]
 
     def _update_metrics(self, loss, reconstruction, kl, beta):
-        self.loss_tracker.update_state(loss)
-        self.elbo_tracker.update_state(-tf.reduce_mean(reconstruction + kl))
-        self.reconstruction_tracker.update_state(tf.reduce_mean(reconstruction))
-        self.kl_tracker.update_state(tf.reduce_mean(kl))
+        # Weighted by the batch size, so a partial last batch counts per image.
+        count = tf.shape(reconstruction)[0]
+        self.loss_tracker.update_state(loss, sample_weight=count)
+        self.elbo_tracker.update_state(-tf.reduce_mean(reconstruction + kl), sample_weight=count)
+        self.reconstruction_tracker.update_state(tf.reduce_mean(reconstruction), sample_weight=count)
+        self.kl_tracker.update_state(tf.reduce_mean(kl), sample_weight=count)
         self.beta_tracker.update_state(beta)
         return {m.name: m.result() for m in self.metrics}
 
