@@ -359,11 +359,16 @@ class GPT(keras.Model):
         }
 
     edge_signature = "logits"
+    # Logits span about [-13, 16]; measured on gpt_shakespeare (8 validation windows of 256):
+    # dynamic-range int8 max |diff| 0.31, mean 0.032, top-1 agreement 99.3%; float16 max 8e-3,
+    # mean 7e-4 (the default image tolerances hold); float32 1e-5.
+    export_tolerances = {"logits": {"tflite_dynamic_int8": (0.6, 0.06)}}
 
     def example_inputs(self, signature, num_samples=2, seed=0):
         """Inputs (numpy, by name) for one of ``export_signatures()`` and the Keras outputs they
         must give: ``(inputs, {output name: array})``."""
-        prompt = "".join(self.vocabulary[(7 * i + seed) % self.vocabulary_size] for i in range(5))
+        prompt = "ROMEO:\n" if set("ROMEO:\n") <= set(self.vocabulary) else "".join(
+            self.vocabulary[(7 * i + seed) % self.vocabulary_size] for i in range(5))
         controls = {"max_new_tokens": np.int32(12), "temperature": np.float32(0.8), "top_k": np.int32(20),
                     "top_p": np.float32(0.95), "seed": np.int64(seed)}
         sampling = dict(temperature=0.8, top_k=20, top_p=0.95, seed=seed)
