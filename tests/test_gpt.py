@@ -177,3 +177,23 @@ def test_sequences_longer_than_the_context_are_refused(tiny_gpt):
         language.character_loss(tiny_gpt, "abcdefgh" * 5, sequence_length=9)
     with pytest.raises(ValueError, match="context_length must be an integer >= 2"):
         GPT(VOCAB, context_length=1, num_layers=1, num_heads=1, embed_dim=4)
+
+
+def test_text_data_bad_input():
+    with pytest.raises(ValueError, match="unknown text dataset 'wikitext'"):
+        data.text("wikitext")
+    with pytest.raises(ValueError, match="longer than sequence_length=8"):
+        data.text_windows(np.arange(5), 8, 2)
+    with pytest.raises(ValueError, match="batch_size and sequence_length must be >= 1"):
+        data.text_windows(np.arange(50), 8, 0)
+
+
+def test_cli_points_language_and_image_presets_to_the_right_command(capsys):
+    from keras_genai import cli
+
+    assert cli.main(["sample", "gpt_shakespeare", "-n", "2"]) == 1
+    assert "use `keras-genai generate gpt_shakespeare" in capsys.readouterr().err
+    assert cli.main(["generate", "dcgan_mnist", "--prompt", "a"]) == 1
+    assert "not a language model; use `keras-genai sample dcgan_mnist`" in capsys.readouterr().err
+    assert cli.main(["generate", "gpt_shakespeare", "--prompt", "Grüß", "-n", "3"]) == 1
+    assert "characters not in the model's vocabulary: 'ßü'" in capsys.readouterr().err
