@@ -14,7 +14,6 @@ design covers the variants by configuration:
   second input and training data must be (images, labels).
 """
 
-import numbers
 
 import keras
 import numpy as np
@@ -230,22 +229,7 @@ class GAN(keras.Model):
     def check_labels(self, labels, num_samples):
         """Validates class labels: None for unconditional models; for conditional ones an int
         (used for every sample) or ``num_samples`` ints in [0, num_classes). Returns int32."""
-        if not self.conditional:
-            if labels is not None:
-                raise ValueError("this GAN is unconditional; do not pass labels")
-            return None
-        if labels is None:
-            raise ValueError(f"this GAN is conditional: pass labels (ints in [0, {self.num_classes}))")
-        if isinstance(labels, numbers.Integral) and not isinstance(labels, bool):
-            labels = np.full((num_samples,), labels)
-        labels = np.asarray(labels.numpy() if tf.is_tensor(labels) else labels)
-        if labels.dtype.kind not in "iu":
-            raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
-        if labels.shape != (num_samples,):
-            raise ValueError(f"expected {num_samples} labels (one per sample), got shape {labels.shape}")
-        if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
-            raise ValueError(f"labels must be in [0, {self.num_classes}), got values from {labels.min()} to {labels.max()}")
-        return labels.astype(np.int32)
+        return image_utils.check_labels(labels, num_samples, self.num_classes if self.conditional else None, "GAN")
 
     def generate(self, z, labels=None, batch_size=256):
         """Maps latent vectors (and labels) to images.

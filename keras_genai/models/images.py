@@ -2,6 +2,7 @@
 
 import numbers
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -27,3 +28,27 @@ def images_from_batch(data):
     if isinstance(data, dict):
         data = data["images"] if "images" in data else data["image"]
     return data
+
+
+def check_labels(labels, num_samples, num_classes, family):
+    """Class labels for ``num_samples`` examples of a ``family`` model ("GAN", "VAE", ...).
+
+    ``num_classes`` None (unconditional): labels must be None. Otherwise an int (used for every
+    example) or ``num_samples`` ints in [0, num_classes). Returns int32 numpy or None.
+    """
+    if num_classes is None:
+        if labels is not None:
+            raise ValueError(f"this {family} is unconditional; do not pass labels")
+        return None
+    if labels is None:
+        raise ValueError(f"this {family} is conditional: pass labels (ints in [0, {num_classes}))")
+    if isinstance(labels, numbers.Integral) and not isinstance(labels, bool):
+        labels = np.full((num_samples,), labels)
+    labels = np.asarray(labels.numpy() if tf.is_tensor(labels) else labels)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
+    if labels.shape != (num_samples,):
+        raise ValueError(f"expected {num_samples} labels (one per sample), got shape {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"labels must be in [0, {num_classes}), got values from {labels.min()} to {labels.max()}")
+    return labels.astype(np.int32)

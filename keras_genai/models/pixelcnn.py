@@ -194,23 +194,7 @@ class PixelCNN(keras.Model):
     def check_labels(self, labels, num_samples):
         """None for unconditional models; else an int (for every sample) or ``num_samples``
         ints in [0, num_classes). Returns int32 numpy or None."""
-        if not self.conditional:
-            if labels is not None:
-                raise ValueError("this PixelCNN is unconditional; do not pass labels")
-            return None
-        if labels is None:
-            raise ValueError(f"this PixelCNN is conditional: pass labels (ints in [0, {self.num_classes}))")
-        if isinstance(labels, numbers.Integral) and not isinstance(labels, bool):
-            labels = np.full((num_samples,), labels)
-        labels = np.asarray(labels.numpy() if tf.is_tensor(labels) else labels)
-        if labels.dtype.kind not in "iu":
-            raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
-        if labels.shape != (num_samples,):
-            raise ValueError(f"expected {num_samples} labels (one per example), got shape {labels.shape}")
-        if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
-            raise ValueError(f"labels must be in [0, {self.num_classes}), got values from {labels.min()} to "
-                             f"{labels.max()}")
-        return labels.astype(np.int32)
+        return image_utils.check_labels(labels, num_samples, self.num_classes if self.conditional else None, "PixelCNN")
 
     def _function(self, name, fn, **kwargs):
         if name not in self._functions:
