@@ -140,7 +140,8 @@ def test_fit_improves_the_elbo_and_reports_metrics(tiny_vae):
     before = tiny_vae.elbo(x)["elbo"].mean()
     history = tiny_vae.fit(x, batch_size=16, epochs=3, verbose=0).history
     assert set(history) == {"loss", "elbo", "reconstruction", "kl", "beta"}
-    assert tiny_vae.elbo(x)["elbo"].mean() > before + 50
+    # 12 steps gain 35-53 nats over seeds 0-3 (measured); a model that does not learn gains ~0.
+    assert tiny_vae.elbo(x)["elbo"].mean() > before + 25
     assert tiny_vae.kl_weight(0).numpy() == pytest.approx(0.25) and tiny_vae.kl_weight(10).numpy() == 1.0
     scores = tiny_vae.evaluate(x, batch_size=32, return_dict=True, verbose=0)
     assert scores["elbo"] == pytest.approx(-(scores["reconstruction"] + scores["kl"]), rel=1e-5)

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from keras_genai import losses
 from keras_genai.models import images as image_utils
+from keras_genai.models import distribution
 
 
 def latent_noise(num_samples, seed, latent_dim):
@@ -45,7 +46,8 @@ class GAN(keras.Model):
         gradient_penalty: float >= 0, weight of the WGAN-GP penalty.
         ema_decay: None, or a float in (0, 1) such as 0.999.
         num_classes: None (unconditional) or the number of classes (>= 2).
-        seed: seed of the model's ``SeedGenerator`` (training noise, ``sample(seed=None)``).
+        seed: seed of the training noise (see ``distribution``: distinct per replica, the same
+            for one device or several on the same global batch) and of ``sample(seed=None)``.
     """
 
     def __init__(self, generator, discriminator, loss="non_saturating", discriminator_steps=1,
@@ -73,6 +75,7 @@ class GAN(keras.Model):
             self.ema_generator = None
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self._training_seed = distribution.training_seed(seed)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
@@ -115,15 +118,22 @@ class GAN(keras.Model):
         """Sets the two optimizers. Defaults: Adam(2e-4, beta_1=0.5) as in DCGAN, or for the
         wasserstein loss Adam(1e-4, beta_1=0, beta_2=0.9) as in WGAN-GP.
 
+        Under a ``mixed_float16`` policy both are wrapped in ``LossScaleOptimizer``.
         Extra keyword arguments (``jit_compile``, ``steps_per_execution``, ...) go to
         ``keras.Model.compile``.
         """
         super().compile(optimizer=None, **kwargs)
-        self.d_optimizer = keras.optimizers.get(d_optimizer) if d_optimizer else self._default_optimizer()
-        self.g_optimizer = keras.optimizers.get(g_optimizer) if g_optimizer else self._default_optimizer()
+        self.d_optimizer = self._loss_scaled(keras.optimizers.get(d_optimizer) if d_optimizer else self._default_optimizer())
+        self.g_optimizer = self._loss_scaled(keras.optimizers.get(g_optimizer) if g_optimizer else self._default_optimizer())
         # Built now so that weights files and BackupAndRestore checkpoints load into them.
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
+
+    def _loss_scaled(self, optimizer):
+        # float16 gradients underflow without loss scaling (bfloat16 and float32 need none).
+        if self.dtype_policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            return keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
 
     def _default_optimizer(self):
         if self.loss_name == "wasserstein":
@@ -167,18 +177,26 @@ class GAN(keras.Model):
             raise ValueError("a conditional GAN trains on (images, labels) batches; got images only")
         return image_utils.images_from_batch(data), None
 
+    def _noise_step(self):
+        return self.g_optimizer.iterations
+
     def train_step(self, data):
         if self.d_optimizer is None:
             raise RuntimeError("call compile() before fit()")
         images, labels = self._unpack(data)
         d_loss_fn, g_loss_fn = losses.ADVERSARIAL_LOSSES[self.loss_name]
         steps = self.discriminator_steps
+        step = self._noise_step()
+        # Losses are means over this replica's examples; dividing by the number of replicas
+        # makes the gradients summed across replicas those of the global-batch mean.
+        _, replicas = distribution.replica_position()
+        per_replica = 1.0 / tf.cast(replicas, tf.float32)
         d_vars = self.discriminator.trainable_variables
-        for step in range(steps):
-            real = images[step::steps] if steps > 1 else images
-            real_labels = (labels[step::steps] if steps > 1 else labels) if self.conditional else None
+        for k in range(steps):
+            real = images[k::steps] if steps > 1 else images
+            real_labels = (labels[k::steps] if steps > 1 else labels) if self.conditional else None
             batch_size = tf.shape(real)[0]
-            z = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+            z = distribution.normal(batch_size, (self.latent_dim,), self._training_seed, step, 2 * k)
             with tf.GradientTape() as tape:
                 fake = self._generate(self.generator, z, real_labels, training=True)
                 real_logits = self._discriminate(real, real_labels)
@@ -186,19 +204,21 @@ class GAN(keras.Model):
                 d_loss = d_loss_fn(real_logits, fake_logits)
                 total = d_loss
                 if self.gradient_penalty:
-                    epsilon = keras.random.uniform((batch_size,), seed=self.seed_generator)
+                    epsilon = distribution.uniform(batch_size, (), self._training_seed, step, 2 * k + 1)
                     penalty = losses.gradient_penalty(
                         lambda x: self._discriminate(x, real_labels), real, fake, epsilon
                     )
                     total = d_loss + self.gradient_penalty * penalty
-            self.d_optimizer.apply(tape.gradient(total, d_vars), d_vars)
+                scaled = self.d_optimizer.scale_loss(total * per_replica)
+            self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
 
-        z = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        z = distribution.normal(batch_size, (self.latent_dim,), self._training_seed, step, 2 * steps)
         g_vars = self.generator.trainable_variables
         with tf.GradientTape() as tape:
             g_logits = self._discriminate(self._generate(self.generator, z, real_labels, training=True), real_labels)
             g_loss = g_loss_fn(g_logits)
-        self.g_optimizer.apply(tape.gradient(g_loss, g_vars), g_vars)
+            scaled = self.g_optimizer.scale_loss(g_loss * per_replica)
+        self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
         if self.ema_generator is not None:
             decay = self.ema_decay
             for average, weight in zip(self.ema_generator.weights, self.generator.weights):
@@ -212,7 +232,7 @@ class GAN(keras.Model):
         self.d_fake_tracker.update_state(tf.reduce_mean(squash(tf.cast(fake_logits, tf.float32))))
         if self.gradient_penalty:
             self.gp_tracker.update_state(penalty)
-        return {m.name: m.result() for m in self.metrics}
+        return distribution.step_logs(self.metrics)
 
     # ----------------------------------------------------------------- generation
     def noise(self, num_samples, seed=None):

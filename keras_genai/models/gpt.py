@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_genai.models import distribution
 from keras_genai.nets.transformer import TransformerBlock
 
 _LN2 = math.log(2.0)
@@ -71,6 +72,7 @@ class GPT(keras.Model):
         self.head = None if self.tie_embeddings else keras.layers.Dense(len(vocabulary), use_bias=False, name="head")
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.bits_tracker = keras.metrics.Mean(name="bits_per_char")
         self.build((None, None))
         self._compiled_generate = _Untracked()
 
@@ -125,7 +127,7 @@ class GPT(keras.Model):
     # ----------------------------------------------------------------- training
     @property
     def metrics(self):
-        return [self.loss_tracker]
+        return [self.loss_tracker, self.bits_tracker]
 
     def _loss(self, tokens, targets, training):
         logits = self(tokens, training=training)
@@ -141,18 +143,19 @@ class GPT(keras.Model):
             scaled = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
-        self.loss_tracker.update_state(local_mean, sample_weight=tf.shape(tokens)[0])
-        return self._results()
+        return self._update_metrics(local_mean, tf.shape(tokens)[0])
 
     def test_step(self, data):
         tokens, targets = data
         _, local_mean = self._loss(tokens, targets, training=False)
-        self.loss_tracker.update_state(local_mean, sample_weight=tf.shape(tokens)[0])
-        return self._results()
+        return self._update_metrics(local_mean, tf.shape(tokens)[0])
 
-    def _results(self):
-        loss = self.loss_tracker.result()
-        return {"loss": loss, "bits_per_char": loss / _LN2}
+    def _update_metrics(self, mean_loss, count):
+        # Weighted by the number of sequences; one tracker per reported value so that Keras
+        # aggregates the epoch's figures across tf.distribute replicas.
+        self.loss_tracker.update_state(mean_loss, sample_weight=count)
+        self.bits_tracker.update_state(mean_loss / _LN2, sample_weight=count)
+        return distribution.step_logs(self.metrics)
 
     # -------------------------------------------------------------- characters
     def encode(self, text):

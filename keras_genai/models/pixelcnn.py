@@ -31,6 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_genai.models import distribution
 from keras_genai.models import images as image_utils
 from keras_genai.nets import pixelcnn as nets
 
@@ -148,7 +149,7 @@ class PixelCNN(keras.Model):
     def _update_metrics(self, nll):
         self.loss_tracker.update_state(nll)
         self.bits_tracker.update_state(nll / (self.num_dims * math.log(2.0)))
-        return {m.name: m.result() for m in self.metrics}
+        return distribution.step_logs(self.metrics)
 
     def train_step(self, data):
         if getattr(self, "optimizer", None) is None:

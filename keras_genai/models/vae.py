@@ -26,7 +26,7 @@ import tensorflow_probability as tfp
 
 from keras_genai.metrics import likelihood as likelihood_metrics
 from keras_genai.models import images as image_utils
-from keras_genai.models import likelihoods
+from keras_genai.models import likelihoods, distribution
 from keras_genai.models.gan import latent_noise
 
 tfd = tfp.distributions
@@ -45,7 +45,8 @@ class VAE(keras.Model):
         beta: weight of the KL term (> 0; 1 is the plain VAE).
         kl_warmup_steps: optimizer steps over which the KL weight grows from 0 to ``beta``.
         num_classes: None, or the number of classes (>= 2) of a conditional VAE.
-        seed: seed of the model's ``SeedGenerator`` (training noise, ``sample(seed=None)``).
+        seed: seed of the training noise (distinct per ``tf.distribute`` replica, see
+            ``distribution``) and of ``sample(seed=None)``.
     """
 
     def __init__(self, encoder, decoder, likelihood="bernoulli", beta=1.0, kl_warmup_steps=0, num_classes=None,
@@ -74,6 +75,7 @@ class VAE(keras.Model):
         _check_networks(encoder, decoder, self.image_shape, self.latent_dim, likelihood, num_classes)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self._training_seed = distribution.training_seed(seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.elbo_tracker = keras.metrics.Mean(name="elbo")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
@@ -196,7 +198,7 @@ class VAE(keras.Model):
         self.reconstruction_tracker.update_state(tf.reduce_mean(reconstruction), sample_weight=count)
         self.kl_tracker.update_state(tf.reduce_mean(kl), sample_weight=count)
         self.beta_tracker.update_state(beta)
-        return {m.name: m.result() for m in self.metrics}
+        return distribution.step_logs(self.metrics)
 
     def train_step(self, data):
         if getattr(self, "optimizer", None) is None:
@@ -204,8 +206,9 @@ class VAE(keras.Model):
         images, labels = self._unpack(data)
         with tf.control_dependencies(self._check_batch(images)):
             images = tf.identity(images)
-        noise = keras.random.normal((tf.shape(images)[0], self.latent_dim), seed=self.seed_generator)
-        beta = self.kl_weight(self.optimizer.iterations)
+        step = self.optimizer.iterations
+        noise = distribution.normal(tf.shape(images)[0], (self.latent_dim,), self._training_seed, step, 0)
+        beta = self.kl_weight(step)
         variables = self.trainable_variables
         with tf.GradientTape() as tape:
             reconstruction, kl = self._terms(images, labels, noise, training=True)

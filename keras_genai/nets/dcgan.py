@@ -5,6 +5,10 @@ Supported image shapes: 28x28 (grey or colour), 32x32 and 64x64. The generator s
 transposed convolutions, halving the filters each time; it ends in ``tanh`` so images are in
 [-1, 1]. The discriminator mirrors it with strided convolutions and LeakyReLU(0.2) and returns
 one logit per image.
+
+Batch normalization is synchronized: under ``tf.distribute`` the batch statistics are those of
+the global batch (one all-reduce per layer), so N replicas train like one device on the same
+batch; on one device it is ordinary batch normalization.
 """
 
 import keras
@@ -52,13 +56,13 @@ def dcgan_generator(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, nu
         inputs = [z, labels]
         x = layers.Concatenate()([z, layers.Embedding(num_classes, latent_dim, name="label_embedding")(labels)])
     x = layers.Dense(start * start * filters, use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+    x = layers.BatchNormalization(synchronized=True)(x)
     x = layers.ReLU()(x)
     x = layers.Reshape((start, start, filters))(x)
     for _ in range(steps - 1):
         filters //= 2
         x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(synchronized=True)(x)
         x = layers.ReLU()(x)
     x = layers.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same")(x)
     images = layers.Activation("tanh", dtype="float32", name="images")(x)
@@ -90,7 +94,7 @@ def dcgan_discriminator(image_shape=(28, 28, 1), base_filters=64, dropout=0.0, n
     for i in range(steps):
         x = layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=i == 0 or normalization != "batch")(x)
         if i > 0 and normalization == "batch":
-            x = layers.BatchNormalization()(x)
+            x = layers.BatchNormalization(synchronized=True)(x)
         elif i > 0 and normalization == "layer":
             x = layers.LayerNormalization(axis=[1, 2, 3])(x)
         x = layers.LeakyReLU(0.2)(x)
