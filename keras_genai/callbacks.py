@@ -1,9 +1,12 @@
 """Training callbacks: sample grids, TensorBoard images, and a resumable standard set."""
 
+import json
 import math
 import os
+import warnings
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_genai import plot
@@ -109,6 +112,86 @@ class SafeCheckpoint(keras.callbacks.ModelCheckpoint):
         self.last_good_epoch = epoch + 1
 
 
+class ResumableBackup(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` after every epoch that also keeps the model's random-number states
+    (dropout and other ``SeedGenerator`` streams, which weights files leave out) and never backs
+    up an epoch that ended with a non-finite loss or metric.
+
+    Together with step-keyed training data (``data.image_stream`` / ``data.text_window_stream``
+    started at ``backup_epoch(backup_dir) * steps_per_epoch``) and the families' step-keyed noise,
+    a run killed at any moment (SIGKILL included) and started again with the same command ends
+    with the same weights as a run that was never interrupted; the unfinished epoch is redone.
+
+    Args:
+        backup_dir: folder of the backup (removed when ``fit`` completes, kept when it failed).
+        start_epoch: the epoch the training data was positioned for; restoring another one
+            raises instead of silently training on the wrong batches.
+    """
+
+    STATES_FILE = "random_states.npz"
+
+    def __init__(self, backup_dir, start_epoch=None):
+        super().__init__(backup_dir, save_freq="epoch", double_checkpoint=True)
+        self.start_epoch = start_epoch
+        self._failed = False
+
+    def _random_states(self):
+        weights = {id(w) for w in self.model.weights}
+        return [v for v in self.model.variables if id(v) not in weights]
+
+    def _load_model(self):
+        super()._load_model()
+        restored = int(getattr(self.model, "_initial_epoch", None) or 0)
+        if self.start_epoch is not None and restored != self.start_epoch:
+            raise RuntimeError(f"the training data was positioned for epoch {self.start_epoch} but the backup in "
+                               f"{self.backup_dir} restored epoch {restored}; run the same command again")
+        path = os.path.join(self.backup_dir, self.STATES_FILE)
+        if not os.path.exists(path):
+            if restored:
+                warnings.warn(f"{self.backup_dir} has no {self.STATES_FILE}: random streams (dropout) restart, "
+                              "so the resumed run will not match an uninterrupted one bit for bit")
+            return
+        with np.load(path) as saved:
+            if int(saved["epoch"]) != restored:
+                warnings.warn(f"{path} is from epoch {int(saved['epoch'])}, the weights from epoch {restored}; "
+                              "random streams restart")
+                return
+            for i, variable in enumerate(self._random_states()):
+                variable.assign(saved[f"state_{i}"])
+
+    def _save_model(self):
+        states = {f"state_{i}": np.asarray(v.numpy()) for i, v in enumerate(self._random_states())}
+        super()._save_model()
+        path = os.path.join(self.backup_dir, self.STATES_FILE)
+        with open(path + ".tmp", "wb") as f:
+            np.savez(f, epoch=np.array(self._current_epoch), **states)
+        os.replace(path + ".tmp", path)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if _non_finite(logs):
+            self._failed = True
+        super().on_train_batch_end(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._failed or _non_finite(logs):
+            self._failed = True
+            return
+        super().on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs=None):
+        if not self._failed:
+            super().on_train_end(logs)
+
+
+def backup_epoch(backup_dir):
+    """The epoch a ``BackupAndRestore`` folder will resume at (0 when there is none)."""
+    path = os.path.join(os.fspath(backup_dir), "training_metadata.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        return int(json.load(f)["epoch"])
+
+
 def _non_finite(logs):
     """(name, value) pairs of the non-finite numbers in Keras logs."""
     bad = []
@@ -122,11 +205,12 @@ def _non_finite(logs):
     return bad[0] if bad else None
 
 
-def standard(workdir, samples_every=1, tensorboard=True, kind="images"):
+def standard(workdir, samples_every=1, tensorboard=True, kind="images", start_epoch=None):
     """The callbacks a long run wants, all under ``workdir``:
 
-    - ``backup/``: ``keras.callbacks.BackupAndRestore`` (an interrupted ``fit`` with the same
-      workdir resumes from the last finished epoch, optimizer state included);
+    - ``backup/``: ``ResumableBackup`` (an interrupted ``fit`` with the same workdir resumes
+      from the last finished epoch, optimizer and random states included; ``start_epoch``: the
+      epoch step-keyed training data was positioned for, see ``ResumableBackup``);
     - ``checkpoints/last.keras``: the full model after each epoch (``keras.saving.load_model``);
       a non-finite loss stops training and leaves the last good one in place (``SafeCheckpoint``);
     - ``samples/epoch_XXXX.png``: sample grids from fixed noise (``kind="images"``), or
@@ -136,7 +220,7 @@ def standard(workdir, samples_every=1, tensorboard=True, kind="images"):
     workdir = os.fspath(workdir)
     os.makedirs(os.path.join(workdir, "checkpoints"), exist_ok=True)
     callbacks = [
-        keras.callbacks.BackupAndRestore(os.path.join(workdir, "backup")),
+        ResumableBackup(os.path.join(workdir, "backup"), start_epoch=start_epoch),
         SafeCheckpoint(os.path.join(workdir, "checkpoints", "last.keras")),
     ]
     if kind == "text":

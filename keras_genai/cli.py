@@ -208,22 +208,23 @@ def _train(args):
     model = zoo.load(args.preset, pretrained=args.from_pretrained)
     classifier = meta.get("family") == "classifier"
     with_labels = classifier or getattr(model, "conditional", False)
+    # An interrupted run (same --workdir) resumes at the backup's epoch; the step-keyed data
+    # streams start exactly where the uninterrupted run would be, so it ends the same.
+    start_epoch = callbacks.backup_epoch(os.path.join(args.workdir, "backup")) if args.workdir else 0
     if meta.get("family") == "gpt":
-        train = _text_training_data(model, dataset, recipe, batch_size, seed, args)
+        train, steps = _text_training_data(model, dataset, recipe, batch_size, seed, args, start_epoch)
     else:
-        train = data.images(dataset["name"], split=dataset.get("split", "train"), batch_size=batch_size,
-                            seed=seed, with_labels=with_labels, data_dir=args.data_dir, manual_dir=args.manual_dir,
-                            **_image_options(dataset))
-    if args.steps_per_epoch:
-        train = train.take(args.steps_per_epoch)
+        train, steps = _image_training_data(dataset, batch_size, seed, with_labels, args, start_epoch)
     kind = "text" if hasattr(model, "vocabulary") else "images"
-    cbs = callbacks.standard(args.workdir, kind=kind) if args.workdir else []
+    cbs = callbacks.standard(args.workdir, kind=kind, start_epoch=start_epoch) if args.workdir else []
     print(f"training {args.preset} on {dataset['name']}/{dataset.get('split', 'train')}: "
-          f"{epochs} epochs, batch {batch_size}, seed {seed}", flush=True)
+          f"{epochs} epochs of {steps} steps, batch {batch_size}, seed {seed}"
+          + (f", resuming after epoch {start_epoch}" if start_epoch else ""), flush=True)
     start = time.perf_counter()
-    history = model.fit(train, epochs=epochs, callbacks=cbs, shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
+    history = model.fit(train, epochs=epochs, steps_per_epoch=steps, callbacks=cbs, shuffle=False,
+                        verbose=1 if sys.stdout.isatty() else 2)
     wall = time.perf_counter() - start
-    steps = int(train.cardinality()) if args.steps_per_epoch else None
+    steps = steps if args.steps_per_epoch else None
     recipe.update(
         epochs=epochs, batch_size=batch_size, seed=seed,
         steps_per_epoch=steps or recipe.get("steps_per_epoch"),
@@ -284,8 +285,8 @@ def _sample_text(model, prompt=SAMPLE_PROMPT, max_new_tokens=400, temperature=0.
             "text": text}
 
 
-def _text_training_data(model, dataset, recipe, batch_size, seed, args):
-    """Random windows of the preset's text split, encoded with the model's vocabulary."""
+def _text_training_data(model, dataset, recipe, batch_size, seed, args, start_epoch):
+    """(stream of random windows of the preset's text split, steps per epoch), from ``start_epoch``."""
     from keras_genai import data
 
     text = data.text(dataset["name"], split=dataset.get("split", "train"), data_dir=args.data_dir,
@@ -294,8 +295,35 @@ def _text_training_data(model, dataset, recipe, batch_size, seed, args):
     if length > model.context_length:
         raise ValueError(f"the recipe's sequence_length {length} is longer than the model's context "
                          f"({model.context_length})")
-    return data.text_windows(model.encode(text), length, batch_size, shuffle=True, seed=seed,
-                             windows=recipe.get("windows_per_epoch"))
+    ids = model.encode(text)
+    windows = recipe.get("windows_per_epoch") or len(ids) // length
+    steps = args.steps_per_epoch or max(1, windows // batch_size)
+    train, _ = data.text_window_stream(ids, length, batch_size, seed=seed, start_step=start_epoch * steps,
+                                       windows=windows)
+    return train, steps
+
+
+def _image_training_data(dataset, batch_size, seed, with_labels, args, start_epoch):
+    """(training batches of the preset's image split, steps per epoch), from ``start_epoch``.
+
+    Splits that fit in memory stream step-keyed batches (an interrupted run resumes bit for bit);
+    larger ones (CelebA) use ``data.images``, whose resumed epochs see a new order.
+    """
+    import numpy as np
+
+    from keras_genai import data
+
+    name, split = dataset["name"], dataset.get("split", "train")
+    spec = data.image_spec(name)
+    info = data.builder(spec.tfds_name, data_dir=args.data_dir, manual_dir=args.manual_dir).info
+    count = info.splits[split].num_examples
+    steps = args.steps_per_epoch or count // batch_size
+    options = dict(split=split, batch_size=batch_size, seed=seed, with_labels=with_labels, data_dir=args.data_dir,
+                   manual_dir=args.manual_dir, **_image_options(dataset))
+    if count * int(np.prod(info.features["image"].shape)) <= data.STREAM_MEMORY_LIMIT:
+        train, _ = data.image_stream(name, start_step=start_epoch * steps, **options)
+        return train, steps
+    return data.images(name, **options).repeat(), steps
 
 
 def _image_options(dataset):

@@ -162,6 +162,67 @@ def images(
 
 BINARIZATIONS = (None, "dynamic", "fixed")
 
+# Splits up to this many stored bytes are held in memory by ``image_stream`` (MNIST: 47 MB).
+STREAM_MEMORY_LIMIT = 2e9
+
+
+def image_stream(name, split="train", batch_size=128, seed=0, start_step=0, with_labels=False,
+                 value_range=(-1.0, 1.0), binarize=None, data_dir=None, manual_dir=None):
+    """Endless training batches in which batch number ``s`` depends on ``(seed, s)`` alone.
+
+    Data epoch ``e = s // steps_per_epoch`` visits the split in the order of a permutation
+    drawn from ``(seed, e)``, ``batch_size`` images per step (each epoch's last partial batch is
+    dropped); "dynamic" binarization draws from ``(seed, s)``. A stream started at
+    ``start_step`` yields exactly the batches an uninterrupted run sees from that step on, so
+    training restored from a checkpoint at step ``s`` continues bit for bit. The split is held in
+    memory as stored (uint8), which suits MNIST-sized and CIFAR-sized data, not CelebA.
+
+    Args:
+        name, split, with_labels, value_range, data_dir, manual_dir: as in ``images``.
+        batch_size: images per step, at most the split's size.
+        seed: int; the permutations and binary pixels.
+        start_step: int >= 0, the global step of the first batch.
+        binarize: None or "dynamic" ("fixed" is for evaluation: use ``images``).
+    Returns:
+        (dataset, steps_per_epoch): float32 images (batch, H, W, C) in ``value_range`` (or
+        (images, labels int32)), and the number of steps in one pass over the split.
+    """
+    spec = image_spec(name)
+    if binarize not in (None, "dynamic"):
+        raise ValueError(f"image_stream binarizes with None or 'dynamic', got {binarize!r} "
+                         "(fixed binarization is for evaluation: data.images(..., binarize='fixed'))")
+    if with_labels and not spec.num_classes:
+        raise ValueError(f"{name!r} has no class labels; use with_labels=False")
+    if isinstance(start_step, bool) or not isinstance(start_step, (int, np.integer)) or start_step < 0:
+        raise ValueError(f"start_step must be an integer >= 0, got {start_step!r}")
+    tfds_builder = builder(spec.tfds_name, data_dir=data_dir, manual_dir=manual_dir)
+    count = tfds_builder.info.splits[split].num_examples
+    stored = count * int(np.prod(tfds_builder.info.features["image"].shape))
+    if stored > STREAM_MEMORY_LIMIT:
+        raise ValueError(f"{name}/{split} holds {stored / 1e9:.1f} GB of pixels, more than image_stream keeps in "
+                         f"memory ({STREAM_MEMORY_LIMIT / 1e9:.0f} GB); use data.images")
+    if not 1 <= batch_size <= count:
+        raise ValueError(f"batch_size must be in [1, {count}] for {name}/{split}, got {batch_size}")
+    import tensorflow_datasets as tfds
+
+    arrays = tfds.as_numpy(tfds_builder.as_dataset(split=split, batch_size=-1))
+    pixels = tf.constant(arrays["image"])
+    labels = tf.constant(arrays["label"].astype(np.int32)) if with_labels else None
+    steps_per_epoch = count // batch_size
+
+    def batch_at(step):
+        epoch, position = step // steps_per_epoch, step % steps_per_epoch
+        order = tf.random.experimental.stateless_shuffle(tf.range(count), seed=tf.stack([seed, -1 - epoch]))
+        rows = order[position * batch_size: (position + 1) * batch_size]
+        images = tf.map_fn(lambda image: preprocess_image(image, spec, value_range), tf.gather(pixels, rows),
+                           fn_output_signature=tf.float32)
+        if binarize:
+            images = _binarize(images, tf.stack([seed, step]), value_range)
+        return (images, tf.gather(labels, rows)) if with_labels else images
+
+    ds = tf.data.Dataset.counter(start=int(start_step), dtype=tf.int64).map(batch_at)
+    return ds.prefetch(tf.data.AUTOTUNE), steps_per_epoch
+
 
 def _binarize(image, pixel_seed, value_range):
     """Bernoulli pixels: ``high`` with probability (image - low) / (high - low), else ``low``."""
@@ -240,3 +301,40 @@ def text_windows(ids, sequence_length, batch_size, shuffle=True, seed=0, windows
 
     ds = starts.map(window, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=shuffle).prefetch(tf.data.AUTOTUNE)
+
+
+def text_window_stream(ids, sequence_length, batch_size, seed=0, start_step=0, windows=None):
+    """Endless training batches of random windows in which batch ``s`` depends on ``(seed, s)``.
+
+    The resumable counterpart of ``text_windows(..., shuffle=True)``: started at ``start_step``
+    it yields exactly the batches an uninterrupted run sees from that step on.
+
+    Args:
+        ids: int array (N,) of token ids.
+        sequence_length, batch_size: as in ``text_windows``.
+        seed: int; the window starts.
+        start_step: int >= 0, the global step of the first batch.
+        windows: windows per epoch (default N // sequence_length); sets ``steps_per_epoch``.
+    Returns:
+        (dataset of int32 (tokens, targets), each (batch, L); steps_per_epoch = windows // batch_size).
+    """
+    ids = np.asarray(ids, dtype=np.int32)
+    if ids.ndim != 1 or len(ids) < sequence_length + 1:
+        raise ValueError(f"need a 1-d id sequence longer than sequence_length={sequence_length}, got shape {ids.shape}")
+    if batch_size < 1 or sequence_length < 1:
+        raise ValueError(f"batch_size and sequence_length must be >= 1, got {batch_size}, {sequence_length}")
+    if isinstance(start_step, bool) or not isinstance(start_step, (int, np.integer)) or start_step < 0:
+        raise ValueError(f"start_step must be an integer >= 0, got {start_step!r}")
+    table = tf.constant(ids)
+    last_start = len(ids) - sequence_length - 1
+    steps_per_epoch = max(1, (windows or len(ids) // sequence_length) // batch_size)
+    offsets = tf.range(sequence_length + 1)
+
+    def batch_at(step):
+        starts = tf.random.stateless_uniform((batch_size,), seed=tf.stack([seed, step]), minval=0,
+                                             maxval=last_start + 1, dtype=tf.int32)
+        chunks = tf.gather(table, starts[:, None] + offsets[None, :])
+        return chunks[:, :-1], chunks[:, 1:]
+
+    ds = tf.data.Dataset.counter(start=int(start_step), dtype=tf.int64).map(batch_at)
+    return ds.prefetch(tf.data.AUTOTUNE), steps_per_epoch

@@ -3,9 +3,11 @@ import os
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from keras_genai import callbacks
+from keras_genai.models import dcgan
 
 
 def _data(n=32):
@@ -99,3 +101,19 @@ def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny_
     restored = keras.saving.load_model(path)
     assert all(np.isfinite(w).all() for w in restored.get_weights())
     assert "still holds the model after epoch 1" in capsys.readouterr().out
+
+
+def test_non_finite_loss_keeps_the_backup_of_the_last_good_epoch(tiny_gan, tmp_path):
+    backup = callbacks.ResumableBackup(str(tmp_path / "backup"))
+    tiny_gan.fit(_data(64), epochs=4, verbose=0, callbacks=[_PoisonAt(epoch=1, batch=2), backup])
+    assert callbacks.backup_epoch(tmp_path / "backup") == 1  # not removed, not overwritten by epoch 2
+    fresh = dcgan((28, 28, 1), latent_dim=8, base_filters=8, seed=0)
+    fresh.compile()
+    restore = callbacks.ResumableBackup(str(tmp_path / "backup"), start_epoch=1)
+    restore.set_model(fresh)
+    restore.on_train_begin()
+    assert all(np.isfinite(w).all() for w in fresh.get_weights())
+    with pytest.raises(RuntimeError, match="positioned for epoch 3 but the backup .* restored epoch 1"):
+        wrong = callbacks.ResumableBackup(str(tmp_path / "backup"), start_epoch=3)
+        wrong.set_model(fresh)
+        wrong.on_train_begin()

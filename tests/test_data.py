@@ -402,3 +402,58 @@ def test_vae_celeba_recipe_trains_on_mock_celeb_a(mock_tfds):
     assert int(model.optimizer.iterations) == 2
     assert np.isfinite(history.history["elbo"]).all()
     assert model.sample(2, seed=0).shape == (2, 64, 64, 3)
+
+
+# ------------------------------------------------------------------ step-keyed streams (resumable)
+def _stream(mnist, **kwargs):
+    options = dict(split="train[:1000]", batch_size=100, seed=3, data_dir=mnist.data_dir, manual_dir=mnist.manual_dir)
+    options.update(kwargs)
+    return data.image_stream("mnist", **options)
+
+
+def test_image_stream_batch_s_depends_on_seed_and_step_only(mnist):
+    stream, steps = _stream(mnist, with_labels=True)
+    assert steps == 10
+    batches = [(_np(x), _np(y)) for (x, y), _ in zip(stream, range(25))]
+    later, _ = _stream(mnist, with_labels=True, start_step=13)
+    for (x, y), expected in zip(later, batches[13:16]):
+        np.testing.assert_array_equal(_np(x), expected[0])
+        np.testing.assert_array_equal(_np(y), expected[1])
+    first_epoch = np.concatenate([x.reshape(100, -1) for x, _ in batches[:10]])
+    assert len(np.unique(first_epoch, axis=0)) == len(np.unique(_np(next(iter(
+        data.images("mnist", "train[:1000]", batch_size=1000, shuffle=False, data_dir=mnist.data_dir,
+                    manual_dir=mnist.manual_dir)))).reshape(1000, -1), axis=0))  # every image once per epoch
+    assert not np.array_equal(batches[0][0], batches[10][0]), "each epoch has its own order"
+    other, _ = _stream(mnist, with_labels=True, seed=4)
+    assert not np.array_equal(_np(next(iter(other))[0]), batches[0][0])
+
+
+def test_image_stream_dynamic_binarization_is_step_keyed(mnist):
+    stream, _ = _stream(mnist, value_range=(0.0, 1.0), binarize="dynamic")
+    first = [_np(x) for x, _ in zip(stream, range(12))]
+    assert set(np.unique(first[0])) <= {0.0, 1.0}
+    again, _ = _stream(mnist, value_range=(0.0, 1.0), binarize="dynamic", start_step=11)
+    np.testing.assert_array_equal(_np(next(iter(again))), first[11])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(binarize="fixed"), "fixed binarization is for evaluation"),
+    (dict(start_step=-1), "start_step must be an integer >= 0"),
+    (dict(start_step=1.5), "start_step must be an integer >= 0"),
+    (dict(batch_size=1001), r"batch_size must be in \[1, 1000\]"),
+])
+def test_image_stream_bad_arguments(mnist, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        _stream(mnist, **kwargs)
+
+
+def test_text_window_stream_is_step_keyed():
+    ids = np.arange(500) % 37
+    stream, steps = data.text_window_stream(ids, 8, 4, seed=1, windows=40)
+    assert steps == 10
+    batches = [(_np(t), _np(y)) for (t, y), _ in zip(stream, range(6))]
+    np.testing.assert_array_equal(batches[0][0][:, 1:], batches[0][1][:, :-1])  # targets are shifted tokens
+    later, _ = data.text_window_stream(ids, 8, 4, seed=1, start_step=4, windows=40)
+    np.testing.assert_array_equal(_np(next(iter(later))[0]), batches[4][0])
+    with pytest.raises(ValueError, match="start_step must be an integer >= 0"):
+        data.text_window_stream(ids, 8, 4, start_step=-2)
