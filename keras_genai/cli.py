@@ -225,6 +225,9 @@ def _train(args):
                         verbose=1 if sys.stdout.isatty() else 2)
     wall = time.perf_counter() - start
     steps = steps if args.steps_per_epoch else None
+    if args.from_pretrained:  # the card must say the weights had training before this run
+        recipe["continued_from"] = {"preset": meta["name"], "epochs": meta.get("training", {}).get("epochs"),
+                                    "wall_time_s": meta.get("training", {}).get("wall_time_s")}
     recipe.update(
         epochs=epochs, batch_size=batch_size, seed=seed,
         steps_per_epoch=steps or recipe.get("steps_per_epoch"),

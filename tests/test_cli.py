@@ -75,3 +75,14 @@ def test_train_a_few_steps_on_mnist_and_load_the_result(tmp_path):
     assert os.path.isfile(tmp_path / "run" / "samples" / "epoch_0001.png")
     code, _, err = cli("train", "dcgan_mnist", "--output", str(out_dir), "--epochs", "1")
     assert code == 1 and "--overwrite" in err
+
+
+def test_fine_tuning_a_pretrained_preset_is_recorded_in_the_card(tmp_path):
+    code, _, err = cli("train", "dcgan_mnist", "--from-pretrained", "--output", str(tmp_path / "tuned"),
+                       "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "16")
+    assert code == 0, err[-3000:]
+    training = zoo.info(str(tmp_path / "tuned"))["training"]
+    base = zoo.info("dcgan_mnist")["training"]
+    assert training["continued_from"] == {"preset": "dcgan_mnist", "epochs": base["epochs"],
+                                          "wall_time_s": base["wall_time_s"]}
+    assert training["epochs"] == 1 and training["steps_per_epoch"] == 2

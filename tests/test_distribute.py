@@ -98,7 +98,7 @@ NOISE_SCRIPT = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import numpy as np
-    from keras_genai.models import distribution
+    from keras_genai import distribution
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     per_replica = strategy.run(tf.function(lambda: distribution.normal(4, (3,), seed=7, step=5, stream=1)))
     parts = [t.numpy() for t in strategy.experimental_local_results(per_replica)]
@@ -118,7 +118,7 @@ def test_training_noise_is_distinct_per_replica_and_splits_the_single_device_dra
 
 
 def test_training_noise_changes_with_step_and_stream():
-    from keras_genai.models import distribution
+    from keras_genai import distribution
 
     base = distribution.normal(4, (2,), seed=1, step=0, stream=0).numpy()
     np.testing.assert_array_equal(base, distribution.normal(4, (2,), seed=1, step=0, stream=0).numpy())
@@ -127,3 +127,46 @@ def test_training_noise_changes_with_step_and_stream():
     assert not np.allclose(base, distribution.normal(4, (2,), seed=2, step=0, stream=0).numpy())
     with pytest.raises(ValueError, match="stream must be in"):
         distribution.normal(4, (2,), seed=1, step=0, stream=distribution.STREAMS_PER_STEP)
+
+
+DROPOUT_SCRIPT = textwrap.dedent("""
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras, numpy as np
+    from keras_genai.nets.dropout import ReplicaDropout
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        ours, theirs = ReplicaDropout(0.5, seed=1), keras.layers.Dropout(0.5, seed=1)
+    step = tf.function(lambda: (ours(tf.ones((4, 64)), training=True), theirs(tf.ones((4, 64)), training=True)))
+    masks = [[t.numpy() for t in strategy.experimental_local_results(out)] for out in strategy.run(step)]
+    np.save({path!r}, np.array(masks))
+""")
+
+
+def test_replica_dropout_masks_differ_between_replicas_unlike_keras_dropout(tmp_path):
+    path = str(tmp_path / "masks.npy")
+    result = subprocess.run([sys.executable, "-c", DROPOUT_SCRIPT.format(path=path)], env=_env(),
+                            capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (ours_0, ours_1), (theirs_0, theirs_1) = np.load(path)
+    np.testing.assert_array_equal(theirs_0, theirs_1)  # what ReplicaDropout fixes
+    assert not np.array_equal(ours_0, ours_1)
+    for mask in (ours_0, ours_1):
+        assert set(np.unique(mask)) <= {0.0, 2.0} and 0.3 < np.mean(mask == 0) < 0.7  # inverted dropout, rate 0.5
+
+
+def test_replica_dropout_is_ordinary_dropout_on_one_device():
+    import keras
+
+    from keras_genai.nets.dropout import ReplicaDropout
+
+    layer = ReplicaDropout(0.25, seed=3)
+    x = np.ones((64, 32), np.float32)
+    np.testing.assert_array_equal(layer(x, training=False), x)
+    out = np.asarray(layer(x, training=True))
+    np.testing.assert_allclose(np.unique(out), [0.0, 1.0 / 0.75], rtol=1e-6)
+    assert 0.15 < np.mean(out == 0) < 0.35
+    assert not np.array_equal(out, np.asarray(layer(x, training=True))), "a new mask every call"
+    clone = keras.layers.deserialize(keras.layers.serialize(layer))
+    assert isinstance(clone, ReplicaDropout) and clone.rate == 0.25

@@ -127,3 +127,14 @@ def test_unconditional_variants_export_and_match(builder, tmp_path):
     assert export.check_saved_model(model, path)["sample"]["max_abs_diff"] <= 1
     lite = export.tflite(model, tmp_path / "m.tflite", quantize="float16")
     assert export.check_tflite(model, lite, "float16")["tflite_float16"]["max_abs_diff"] <= export.TOLERANCE["tflite_float16"]
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("gradient_penalty", -1.0, "gradient_penalty must be >= 0"),
+    ("ema_decay", 1.0, r"ema_decay must be None or in \(0, 1\)"),
+    ("ema_decay", 0.0, r"ema_decay must be None or in \(0, 1\)"),
+    ("num_classes", 1, "num_classes must be None or an integer >= 2"),
+])
+def test_out_of_range_options_are_refused(option, value, message):
+    with pytest.raises(ValueError, match=message):
+        GAN(dcgan_generator((28, 28, 1), 8, 8), dcgan_discriminator((28, 28, 1), 8), **{option: value})

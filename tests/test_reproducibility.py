@@ -51,7 +51,7 @@ def test_same_seed_gives_the_same_bytes_across_processes():
     here = {name: hashlib.sha256(draw(zoo.load(name, compile=False))).hexdigest() for name in names}
     assert runs[0] == runs[1] == here
     families = {zoo.info(name)["family"] for name in names}
-    assert {"gan", "vae", "gpt"} <= families
+    assert {"gan", "vae", "gpt", "pixelcnn"} <= families
 
 
 def test_different_seeds_give_different_samples():

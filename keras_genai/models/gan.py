@@ -19,9 +19,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_genai import losses
+from keras_genai import distribution, losses
 from keras_genai.models import images as image_utils
-from keras_genai.models import distribution
 
 
 def latent_noise(num_samples, seed, latent_dim):

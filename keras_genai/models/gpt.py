@@ -18,7 +18,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_genai.models import distribution
+from keras_genai import distribution
+from keras_genai.nets.dropout import ReplicaDropout
 from keras_genai.nets.transformer import TransformerBlock
 
 _LN2 = math.log(2.0)
@@ -65,7 +66,7 @@ class GPT(keras.Model):
                                                       name="token_embedding")
         self.position_embedding = keras.layers.Embedding(context_length, embed_dim, embeddings_initializer=init,
                                                          name="position_embedding")
-        self.embedding_dropout = keras.layers.Dropout(self.dropout_rate)
+        self.embedding_dropout = ReplicaDropout(self.dropout_rate)
         self.blocks = [TransformerBlock(num_heads, mlp_ratio * embed_dim, self.dropout_rate, name=f"block_{i}")
                        for i in range(num_layers)]
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")

@@ -31,7 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_genai.models import distribution
+from keras_genai import distribution
 from keras_genai.models import images as image_utils
 from keras_genai.nets import pixelcnn as nets
 

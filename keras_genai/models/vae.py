@@ -24,9 +24,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from keras_genai import distribution
 from keras_genai.metrics import likelihood as likelihood_metrics
 from keras_genai.models import images as image_utils
-from keras_genai.models import likelihoods, distribution
+from keras_genai.models import likelihoods
 from keras_genai.models.gan import latent_noise
 
 tfd = tfp.distributions

@@ -14,6 +14,8 @@ batch; on one device it is ordinary batch normalization.
 import keras
 from keras import layers
 
+from keras_genai.nets.dropout import ReplicaDropout
+
 SUPPORTED_SIZES = {28: 7, 32: 4, 64: 4}
 
 
@@ -99,7 +101,7 @@ def dcgan_discriminator(image_shape=(28, 28, 1), base_filters=64, dropout=0.0, n
             x = layers.LayerNormalization(axis=[1, 2, 3])(x)
         x = layers.LeakyReLU(0.2)(x)
         if dropout:
-            x = layers.Dropout(dropout)(x)
+            x = ReplicaDropout(dropout)(x)
         filters *= 2
     features = layers.Flatten()(x)
     logits = layers.Dense(1, dtype="float32", name="logits")(features)

@@ -5,6 +5,8 @@ import math
 import keras
 from keras import layers
 
+from keras_genai.nets.dropout import ReplicaDropout
+
 
 def mlp_generator(image_shape=(28, 28, 1), latent_dim=100, units=(256, 512, 1024), name="generator"):
     """z (batch, latent_dim) -> images (batch, *image_shape) in [-1, 1].
@@ -29,6 +31,6 @@ def mlp_discriminator(image_shape=(28, 28, 1), units=(512, 256), dropout=0.3, na
     for width in units:
         x = layers.Dense(width)(x)
         x = layers.LeakyReLU(0.2)(x)
-        x = layers.Dropout(dropout)(x)
+        x = ReplicaDropout(dropout)(x)
     logits = layers.Dense(1, dtype="float32", name="logits")(x)
     return keras.Model(images, logits, name=name)

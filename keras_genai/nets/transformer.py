@@ -13,6 +13,8 @@ import math
 import keras
 import tensorflow as tf
 
+from keras_genai.nets.dropout import ReplicaDropout
+
 _MASKED = -1e9  # logits of masked positions (softmax is computed in float32)
 
 
@@ -30,8 +32,8 @@ class CausalSelfAttention(keras.layers.Layer):
         super().__init__(**kwargs)
         self.num_heads = int(num_heads)
         self.dropout = float(dropout)
-        self.attention_dropout = keras.layers.Dropout(self.dropout)
-        self.output_dropout = keras.layers.Dropout(self.dropout)
+        self.attention_dropout = ReplicaDropout(self.dropout)
+        self.output_dropout = ReplicaDropout(self.dropout)
 
     def build(self, input_shape):
         width = int(input_shape[-1])
@@ -105,7 +107,7 @@ class TransformerBlock(keras.layers.Layer):
         self.attention = CausalSelfAttention(self.num_heads, self.dropout, name="attention")
         self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="attention_norm")
         self.mlp_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="mlp_norm")
-        self.mlp_dropout = keras.layers.Dropout(self.dropout)
+        self.mlp_dropout = ReplicaDropout(self.dropout)
 
     def build(self, input_shape):
         width = int(input_shape[-1])
