@@ -18,6 +18,10 @@ def run_saved_model(path, inputs, signature="serving_default"):
         raise KeyError(f"{path} has no signature {signature!r}; it has {sorted(loaded.signatures)}")
     fn = loaded.signatures[signature]
     specs = fn.structured_input_signature[1]
+    unexpected, missing = sorted(set(inputs) - set(specs)), sorted(set(specs) - set(inputs))
+    if unexpected or missing:
+        raise KeyError(f"signature {signature!r} takes inputs {sorted(specs)}; got unexpected {unexpected}, "
+                       f"missing {missing}")
     feeds = {name: tf.constant(np.asarray(value), dtype=specs[name].dtype) for name, value in inputs.items()}
     return {name: value.numpy() for name, value in fn(**feeds).items()}
 

@@ -86,3 +86,11 @@ def test_fine_tuning_a_pretrained_preset_is_recorded_in_the_card(tmp_path):
     assert training["continued_from"] == {"preset": "dcgan_mnist", "epochs": base["epochs"],
                                           "wall_time_s": base["wall_time_s"]}
     assert training["epochs"] == 1 and training["steps_per_epoch"] == 2
+
+
+@pytest.mark.parametrize("command", [["info", "dcgan_mnsit"], ["evaluate", "dcgan_mnsit"],
+                                     ["generate", "gpt_shakespear", "--prompt", "A"], ["sample", "dcgan_mnsit"]])
+def test_unknown_preset_names_suggest_the_closest(command):
+    code, _, err = cli(*command)
+    assert code == 1
+    assert "unknown preset" in err and ("dcgan_mnist" in err or "gpt_shakespeare" in err), err[-2000:]

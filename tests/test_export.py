@@ -129,3 +129,12 @@ def test_tflite_with_a_fixed_batch_size(tiny_gan, tmp_path):
 def test_export_folders_are_readable_by_other_users(tiny_gan, tmp_path):
     path = export.saved_model(tiny_gan, tmp_path / "m")
     assert os.stat(path).st_mode & 0o005 == 0o005  # TF Serving may run as another user
+
+
+def test_runtime_names_signatures_and_inputs_it_does_not_have(tiny_gan, tmp_path):
+    path = export.saved_model(tiny_gan, tmp_path / "gan")
+    with pytest.raises(KeyError, match=r"has no signature 'nope'; it has \['sample', 'serving_default'\]"):
+        runtime.run_saved_model(path, {}, "nope")
+    with pytest.raises(KeyError, match=r"takes inputs \['num_samples', 'seed'\]; got unexpected \['count'\], "
+                                       r"missing \['num_samples'\]"):
+        runtime.run_saved_model(path, {"count": 2, "seed": 0}, "sample")
