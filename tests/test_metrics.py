@@ -304,3 +304,15 @@ def test_elbo_is_likelihood_minus_kl():
     assert metrics.elbo(-3.0, 0.5) == pytest.approx(-3.5)
     with pytest.raises(ValueError, match="broadcastable"):
         metrics.elbo(np.zeros(3), np.zeros(4))
+
+
+def test_nll_summary_by_hand():
+    from keras_genai.metrics.likelihood import nll_summary
+
+    summary = nll_summary([np.array([80.0, 90.0]), np.array([100.0])], num_dims=784)
+    assert summary["nll"] == pytest.approx(90.0) and summary["num_examples"] == 3
+    assert summary["nll_standard_error"] == pytest.approx(10.0 / np.sqrt(3))  # sample std 10
+    assert summary["bits_per_dim"] == pytest.approx(90.0 / 784 / np.log(2))
+    assert "bits_per_dim" not in nll_summary([np.array([1.0])], 4, discrete=False)
+    with pytest.raises(ValueError, match="no test images"):
+        nll_summary([], 784)

@@ -112,3 +112,28 @@ def elbo(log_likelihood, kl):
             f"log_likelihood and kl must have broadcastable shapes, got {log_likelihood.shape} and {kl.shape}"
         ) from None
     return _to_output(log_likelihood - kl)
+
+
+def nll_summary(nll_chunks, num_dims, discrete=True):
+    """Mean negative log-likelihood of a test set, with its standard error.
+
+    Args:
+        nll_chunks: non-empty list of arrays of per-example NLL in nats (one per batch).
+        num_dims: dimensions per example (784 for MNIST).
+        discrete: whether the likelihood is a probability (bits per dimension make sense);
+            False for densities such as a Gaussian.
+    Returns:
+        dict: nll, nll_standard_error (std / sqrt(n) across examples), bits_per_dim (when
+        ``discrete``), num_examples.
+    """
+    if not nll_chunks:
+        raise ValueError("no test images to evaluate")
+    nll = np.concatenate([_as_float64(chunk).reshape(-1) for chunk in nll_chunks])
+    summary = {
+        "nll": float(nll.mean()),
+        "nll_standard_error": float(nll.std(ddof=1) / math.sqrt(len(nll))) if len(nll) > 1 else 0.0,
+    }
+    if discrete:
+        summary["bits_per_dim"] = float(bits_per_dim(nll.mean(), num_dims))
+    summary["num_examples"] = int(len(nll))
+    return summary

@@ -5,10 +5,11 @@ VAEs: ``keras_genai.metrics.vae.test_batches``), so PixelCNN and VAE numbers on 
 are measured on the same images. A PixelCNN's likelihood is exact: no bound, no sampling.
 """
 
-import math
 import time
 
 import numpy as np
+
+from keras_genai.metrics import likelihood
 
 
 def evaluate_pixelcnn(model, dataset, num_examples=None, batch_size=500, progress=True, data_dir=None,
@@ -37,18 +38,12 @@ def evaluate_pixelcnn(model, dataset, num_examples=None, batch_size=500, progres
         nll.append(-model.log_prob(images, labels=labels, batch_size=batch_size))
         if bar is not None:
             bar.add(len(images), values=[("nll", float(nll[-1].mean()))])
-    if not nll:
-        raise ValueError("no test images to evaluate")
-    nll = np.concatenate(nll)
-    dims = int(np.prod(model.image_shape))
+    summary = likelihood.nll_summary(nll, int(np.prod(model.image_shape)))
     binarization = (f"fixed Bernoulli sample of the test split, seed {int(dataset.get('test_binarization_seed', 0))}"
                     if dataset.get("binarize") else "none")
     return {
-        "nll": float(nll.mean()),
-        "nll_standard_error": float(nll.std(ddof=1) / math.sqrt(len(nll))) if len(nll) > 1 else 0.0,
-        "bits_per_dim": float(nll.mean() / dims / math.log(2.0)),
+        **summary,
         "exact": True,
-        "num_examples": int(len(nll)),
         "reference": f"{dataset['name']}/test",
         "binarization": binarization,
         "likelihood": "bernoulli",

@@ -5,10 +5,11 @@ Binarized datasets are evaluated on one FIXED Bernoulli sample of the test split
 same images for every evaluation and every model.
 """
 
-import math
 import time
 
 import numpy as np
+
+from keras_genai.metrics import likelihood
 
 
 def test_batches(dataset, batch_size=500, with_labels=False, num_examples=None, data_dir=None, manual_dir=None):
@@ -63,20 +64,14 @@ def likelihood_bounds(model, batches, k=5000, seed=0, total=None, progress=True)
                                                  batch_size=len(images)))
         if bar is not None:
             bar.add(len(images), values=[("nll", float(nll[-1].mean()))])
-    if not nll:
-        raise ValueError("no test images to evaluate")
-    nll = np.concatenate(nll)
-    dims = int(np.prod(model.image_shape))
+    # A discrete likelihood gives bits per dimension; a Gaussian density does not.
+    summary = likelihood.nll_summary(nll, int(np.prod(model.image_shape)), discrete=model.likelihood != "gaussian")
     return {
-        "nll": float(nll.mean()),
-        "nll_standard_error": float(nll.std(ddof=1) / math.sqrt(len(nll))) if len(nll) > 1 else 0.0,
+        **summary,
         "elbo": float(np.concatenate(elbo).mean()),
         "reconstruction": float(np.concatenate(reconstruction).mean()),
         "kl": float(np.concatenate(kl).mean()),
-        # A discrete likelihood gives bits per dimension; a Gaussian density does not.
-        **({} if model.likelihood == "gaussian" else {"bits_per_dim": float(nll.mean() / dims / math.log(2.0))}),
         "k": int(k),
-        "num_examples": int(len(nll)),
         "seconds": round(time.perf_counter() - start, 1),
     }
 

@@ -33,7 +33,7 @@ def latent_noise(num_samples, seed, latent_dim):
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
-class GAN(keras.Model):
+class GAN(image_utils.ClassGridPreview, keras.Model):
     """A GAN; see the module docstring for the variants.
 
     Args:
@@ -286,14 +286,6 @@ class GAN(keras.Model):
         labels = self.check_labels(labels, num_samples)
         images = self.generate(self.noise(num_samples, seed), labels=labels, batch_size=batch_size)
         return image_utils.to_uint8(images).numpy()
-
-    def preview(self, num_samples=64, seed=0):
-        """Samples for grids: ``(images uint8 (n, H, W, C), columns)``; a conditional model
-        cycles through its classes so that each column shows one class."""
-        if not self.conditional:
-            return self.sample(num_samples, seed=seed), None
-        labels = np.arange(num_samples) % self.num_classes
-        return self.sample(num_samples, seed=seed, labels=labels), self.num_classes
 
     # ----------------------------------------------------------------- export
     def export_signatures(self):

@@ -37,7 +37,7 @@ from keras_genai.nets import pixelcnn as nets
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
-class PixelCNN(keras.Model):
+class PixelCNN(image_utils.ClassGridPreview, keras.Model):
     """A Bernoulli PixelCNN over binary images; see the module docstring.
 
     Args:
@@ -384,14 +384,6 @@ class PixelCNN(keras.Model):
                 probability = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
                 canvas[:, i, j] = (uniforms[:, i, j] < probability).astype(np.float32)
         return (canvas * 255).astype(np.uint8)
-
-    def preview(self, num_samples=64, seed=0):
-        """Samples for grids: ``(uint8 images (n, H, W, C), columns)``; a conditional model
-        cycles through its classes so that each column shows one class."""
-        if not self.conditional:
-            return self.sample(num_samples, seed=seed), None
-        labels = np.arange(num_samples) % self.num_classes
-        return self.sample(num_samples, seed=seed, labels=labels), self.num_classes
 
     # ----------------------------------------------------------------- export
     def export_signatures(self):

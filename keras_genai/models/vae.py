@@ -34,7 +34,7 @@ tfd = tfp.distributions
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
-class VAE(keras.Model):
+class VAE(image_utils.ClassGridPreview, keras.Model):
     """A (β-, conditional) VAE; see the module docstring.
 
     Args:
@@ -318,14 +318,6 @@ class VAE(keras.Model):
         labels = self.check_labels(labels, num_samples)
         images = self.decode(self.noise(num_samples, seed), labels=labels, batch_size=batch_size)
         return likelihoods.to_uint8(self.likelihood, images).numpy()
-
-    def preview(self, num_samples=64, seed=0):
-        """Samples for grids: ``(uint8 images (n, H, W, C), columns)``; a conditional model
-        cycles through its classes so that each column shows one class."""
-        if not self.conditional:
-            return self.sample(num_samples, seed=seed), None
-        labels = np.arange(num_samples) % self.num_classes
-        return self.sample(num_samples, seed=seed, labels=labels), self.num_classes
 
     def interpolate(self, x1, x2, steps=8, labels=None):
         """Decodes the straight line between the posterior means of two images.
