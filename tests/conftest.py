@@ -21,3 +21,15 @@ def tiny_gan():
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_GENAI_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(autouse=True)
+def _forget_registered_presets():
+    """Presets a test registers (some point at servers that stop with the test) do not leak
+    into later tests."""
+    from keras_genai.zoo import registry
+
+    before = dict(registry._registered)
+    yield
+    registry._registered.clear()
+    registry._registered.update(before)
