@@ -1,8 +1,10 @@
 """Training callbacks: sample grids, TensorBoard images, and a resumable standard set."""
 
+import hashlib
 import json
 import math
 import os
+import shutil
 import warnings
 
 import keras
@@ -114,13 +116,17 @@ class SafeCheckpoint(keras.callbacks.ModelCheckpoint):
 
 class ResumableBackup(keras.callbacks.BackupAndRestore):
     """``BackupAndRestore`` after every epoch that also keeps the model's random-number states
-    (dropout and other ``SeedGenerator`` streams, which weights files leave out) and never backs
-    up an epoch that ended with a non-finite loss or metric.
+    (dropout and other ``SeedGenerator`` streams, which weights files leave out, and the
+    families' training-noise seed) and never backs up an epoch that ended with a non-finite loss
+    or metric.
 
     Together with step-keyed training data (``data.image_stream`` / ``data.text_window_stream``
     started at ``backup_epoch(backup_dir) * steps_per_epoch``) and the families' step-keyed noise,
     a run killed at any moment (SIGKILL included) and started again with the same command ends
     with the same weights as a run that was never interrupted; the unfinished epoch is redone.
+    Every file is written to a temporary name and renamed; the metadata, written last, records
+    the weights' sha256, so a backup interrupted while saving is recognised and the previous
+    one (``double_checkpoint``) is used instead.
 
     Args:
         backup_dir: folder of the backup (removed when ``fit`` completes, kept when it failed).
@@ -134,38 +140,71 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         super().__init__(backup_dir, save_freq="epoch", double_checkpoint=True)
         self.start_epoch = start_epoch
         self._failed = False
+        self._states_path = os.path.join(self.backup_dir, self.STATES_FILE)
+        self._prev_states_path = self._states_path + ".bkp"
 
     def _random_states(self):
         weights = {id(w) for w in self.model.weights}
         return [v for v in self.model.variables if id(v) not in weights]
 
+    # ------------------------------------------------------------------ restore
     def _load_model(self):
+        self.model._initial_epoch = None  # Keras keeps the value from an earlier fit
+        metadata = _read_metadata(self._training_metadata_path)  # OSError -> Keras uses the .bkp files
+        if metadata is not None and os.path.exists(self._weights_path):
+            if metadata.get("weights_sha256") not in (None, _sha256(self._weights_path)):
+                raise OSError(f"{self._weights_path} does not match {self._training_metadata_path} "
+                              "(the run was stopped while saving)")
         super()._load_model()
         restored = int(getattr(self.model, "_initial_epoch", None) or 0)
         if self.start_epoch is not None and restored != self.start_epoch:
             raise RuntimeError(f"the training data was positioned for epoch {self.start_epoch} but the backup in "
                                f"{self.backup_dir} restored epoch {restored}; run the same command again")
-        path = os.path.join(self.backup_dir, self.STATES_FILE)
-        if not os.path.exists(path):
-            if restored:
-                warnings.warn(f"{self.backup_dir} has no {self.STATES_FILE}: random streams (dropout) restart, "
-                              "so the resumed run will not match an uninterrupted one bit for bit")
-            return
-        with np.load(path) as saved:
-            if int(saved["epoch"]) != restored:
-                warnings.warn(f"{path} is from epoch {int(saved['epoch'])}, the weights from epoch {restored}; "
-                              "random streams restart")
-                return
-            for i, variable in enumerate(self._random_states()):
-                variable.assign(saved[f"state_{i}"])
+        if metadata is not None:
+            self._restore_random_states(metadata, restored)
 
+    def _restore_random_states(self, metadata, restored):
+        for path in (self._states_path, self._prev_states_path):
+            if not os.path.exists(path):
+                continue
+            with np.load(path) as saved:
+                if str(saved["weights_sha256"]) != metadata.get("weights_sha256", ""):
+                    continue
+                variables = self._random_states()
+                shapes = [tuple(saved[f"state_{i}"].shape) for i in range(int(saved["count"]))]
+                if shapes != [tuple(v.shape) for v in variables]:
+                    raise ValueError(f"{path} holds {len(shapes)} random states {shapes}; this model has "
+                                     f"{len(variables)} {[tuple(v.shape) for v in variables]}: not the same model")
+                for i, variable in enumerate(variables):
+                    variable.assign(saved[f"state_{i}"])
+                if hasattr(self.model, "_training_seed"):
+                    self.model._training_seed = int(saved["training_seed"])
+                return
+        warnings.warn(f"{self.backup_dir} has no random states for epoch {restored}: random streams (dropout) "
+                      "restart, so the resumed run will not match an uninterrupted one bit for bit")
+
+    # ------------------------------------------------------------------ save
     def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        if _read_metadata(self._training_metadata_path, quiet=True) is not None:  # keep the last good set
+            for source, target in ((self._weights_path, self._prev_weights_path),
+                                   (self._states_path, self._prev_states_path),
+                                   (self._training_metadata_path, self._prev_training_metadata_path)):
+                if os.path.exists(source):
+                    _copy_atomically(source, target)
+        staging = self._weights_path[: -len(".weights.h5")] + ".staging.weights.h5"
+        self.model.save_weights(staging, overwrite=True)
+        os.replace(staging, self._weights_path)
+        digest = _sha256(self._weights_path)
         states = {f"state_{i}": np.asarray(v.numpy()) for i, v in enumerate(self._random_states())}
-        super()._save_model()
-        path = os.path.join(self.backup_dir, self.STATES_FILE)
-        with open(path + ".tmp", "wb") as f:
-            np.savez(f, epoch=np.array(self._current_epoch), **states)
-        os.replace(path + ".tmp", path)
+        with open(self._states_path + ".tmp", "wb") as f:
+            np.savez(f, weights_sha256=np.array(digest), count=np.array(len(states)),
+                     training_seed=np.array(getattr(self.model, "_training_seed", 0) or 0, np.int64), **states)
+        os.replace(self._states_path + ".tmp", self._states_path)
+        metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights_sha256": digest}
+        with open(self._training_metadata_path + ".tmp", "w") as f:
+            json.dump(metadata, f)
+        os.replace(self._training_metadata_path + ".tmp", self._training_metadata_path)  # commit
 
     def on_train_batch_end(self, batch, logs=None):
         if _non_finite(logs):
@@ -183,13 +222,47 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             super().on_train_end(logs)
 
 
-def backup_epoch(backup_dir):
-    """The epoch a ``BackupAndRestore`` folder will resume at (0 when there is none)."""
-    path = os.path.join(os.fspath(backup_dir), "training_metadata.json")
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _copy_atomically(source, target):
+    shutil.copyfile(source, target + ".tmp")
+    os.replace(target + ".tmp", target)
+
+
+def _read_metadata(path, quiet=False):
+    """The backup's metadata dict, None if there is none; OSError if it is unreadable."""
     if not os.path.exists(path):
-        return 0
-    with open(path) as f:
-        return int(json.load(f)["epoch"])
+        return None
+    try:
+        with open(path) as f:
+            metadata = json.load(f)
+        int(metadata["epoch"])
+        return metadata
+    except (ValueError, KeyError, TypeError) as error:
+        if quiet:
+            return None
+        raise OSError(f"{path} is not a backup's metadata ({error})") from error
+
+
+def backup_epoch(backup_dir):
+    """The epoch a ``ResumableBackup`` folder will resume at (0 when there is none): that of its
+    last complete backup, or of the previous one when the last was interrupted while saving."""
+    backup_dir = os.fspath(backup_dir)
+    for name in ("training_metadata.json", "training_metadata.json.bkp"):
+        path = os.path.join(backup_dir, name)
+        metadata = _read_metadata(path, quiet=True)
+        weights = os.path.join(backup_dir, "latest.weights.h5" + (".bkp" if name.endswith(".bkp") else ""))
+        if metadata is None or not os.path.exists(weights):
+            continue
+        if metadata.get("weights_sha256") in (None, _sha256(weights)):
+            return int(metadata["epoch"])
+    return 0
 
 
 def _non_finite(logs):

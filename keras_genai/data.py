@@ -164,6 +164,7 @@ BINARIZATIONS = (None, "dynamic", "fixed")
 
 # Splits up to this many stored bytes are held in memory by ``image_stream`` (MNIST: 47 MB).
 STREAM_MEMORY_LIMIT = 2e9
+_PIXELS = 0x5EED  # folded into the binarization keys of ``image_stream``
 
 
 def image_stream(name, split="train", batch_size=128, seed=0, start_step=0, with_labels=False,
@@ -210,14 +211,25 @@ def image_stream(name, split="train", batch_size=128, seed=0, start_step=0, with
     labels = tf.constant(arrays["label"].astype(np.int32)) if with_labels else None
     steps_per_epoch = count // batch_size
 
+    stored_shape = tuple(tfds_builder.info.features["image"].shape)
+    as_is = not spec.center_crop and stored_shape == spec.image_shape  # scaling only: one op per batch
+    low, high = value_range
+
+    def preprocess(batch):
+        if not as_is:
+            return tf.map_fn(lambda image: preprocess_image(image, spec, value_range), batch,
+                             fn_output_signature=tf.float32)
+        images = tf.cast(batch, tf.float32) / 255.0 * (high - low) + low
+        return tf.ensure_shape(tf.clip_by_value(images, low, high), (None, *spec.image_shape))
+
     def batch_at(step):
         epoch, position = step // steps_per_epoch, step % steps_per_epoch
         order = tf.random.experimental.stateless_shuffle(tf.range(count), seed=tf.stack([seed, -1 - epoch]))
         rows = order[position * batch_size: (position + 1) * batch_size]
-        images = tf.map_fn(lambda image: preprocess_image(image, spec, value_range), tf.gather(pixels, rows),
-                           fn_output_signature=tf.float32)
-        if binarize:
-            images = _binarize(images, tf.stack([seed, step]), value_range)
+        images = preprocess(tf.gather(pixels, rows))
+        if binarize:  # a key of its own, apart from the models' (seed, step) noise keys
+            key = tf.random.experimental.stateless_fold_in(tf.stack([tf.cast(seed, tf.int64), step]), _PIXELS)
+            images = _binarize(images, key, value_range)
         return (images, tf.gather(labels, rows)) if with_labels else images
 
     ds = tf.data.Dataset.counter(start=int(start_step), dtype=tf.int64).map(batch_at)

@@ -4,9 +4,10 @@ Noise. Inside a ``train_step`` run by ``tf.distribute`` (MirroredStrategy, Multi
 every replica executes the same code; a Keras ``SeedGenerator`` there hands every replica the
 same numbers, so each replica would reuse the others' noise. Here the noise of the whole
 *global* batch is drawn from a stateless seed ``(seed, step, stream)`` and each replica keeps
-its own rows. Replicas therefore get distinct noise, and N replicas together see exactly the
-noise one device draws for the same global batch (when the batch splits evenly, as
-``tf.distribute`` does with ``drop_remainder=True``). Because the seed depends on the optimizer
+its own rows (at its offset in the global batch, found by gathering the replicas' batch sizes,
+so uneven splits such as 128 rows over 3 replicas work too). Replicas therefore get distinct
+noise, and N replicas together see exactly the noise one device draws for the same global batch.
+Because the seed depends on the optimizer
 step and not on hidden state, a run restored from a checkpoint draws the same noise again.
 
 Logs. Keras reduces the values a ``train_step`` returns across replicas; under
@@ -40,11 +41,64 @@ def replica_position():
     return index, tf.constant(context.num_replicas_in_sync, tf.int32)
 
 
+def global_batch(local_batch):
+    """(offset of this replica's rows in the global batch, global batch size): int32 scalars.
+
+    Replicas may hold different numbers of rows (tf.distribute splits 5 as 3 + 2); the sizes
+    are gathered across replicas (one small collective). (0, local_batch) outside a strategy.
+    """
+    local = tf.reshape(tf.cast(local_batch, tf.int32), [1])
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return tf.constant(0, tf.int32), local[0]
+    sizes = context.all_gather(local, axis=0)
+    index = tf.cast(context.replica_id_in_sync_group, tf.int32)
+    return tf.reduce_sum(sizes[:index]), tf.reduce_sum(sizes)
+
+
+def global_batch_mean(per_example):
+    """This replica's share of the mean over the global batch: ``sum(per_example) / global size``.
+
+    Summed over replicas (as gradients are) it is the global-batch mean, also when replicas
+    hold different numbers of examples. ``per_example``: (local_batch,) float32.
+    """
+    _, total = global_batch(tf.shape(per_example)[0])
+    return tf.reduce_sum(per_example) / tf.cast(total, per_example.dtype)
+
+
+def replica_weight(local_batch):
+    """``local_batch / global batch size`` (float32): turns a mean over this replica's rows into
+    its share of the global-batch mean."""
+    _, total = global_batch(local_batch)
+    return tf.cast(local_batch, tf.float32) / tf.cast(total, tf.float32)
+
+
 def _rows_of_this_replica(draw, local_batch, shape):
-    index, count = replica_position()
     local_batch = tf.cast(local_batch, tf.int32)
-    full = draw(tf.concat([[local_batch * count], tf.cast(shape, tf.int32)], axis=0))
-    return full[index * local_batch : (index + 1) * local_batch]
+    offset, total = global_batch(local_batch)
+    full = draw(tf.concat([[total], tf.cast(shape, tf.int32)], axis=0))
+    return full[offset : offset + local_batch]
+
+
+def skip_together(gradients, optimizer):
+    """Gradients such that every replica skips a loss-scaled step when any replica overflowed.
+
+    Under ``mixed_float16`` a ``LossScaleOptimizer`` skips steps whose gradients are not finite,
+    but under ``tf.distribute`` it looks at one replica's gradients before they are summed; an
+    overflow on another replica would then be applied and ruin the weights. Here a non-finite
+    gradient anywhere makes every replica's gradients NaN, so all of them skip the step and the
+    loss scale goes down. Other optimizers, or one replica: the gradients unchanged.
+    """
+    import keras
+
+    context = tf.distribute.get_replica_context()
+    if (not isinstance(optimizer, keras.optimizers.LossScaleOptimizer) or context is None
+            or context.num_replicas_in_sync == 1):
+        return gradients
+    bad = tf.add_n([tf.reduce_sum(tf.cast(~tf.math.is_finite(g), tf.float32)) for g in gradients if g is not None])
+    bad = context.all_reduce(tf.distribute.ReduceOp.SUM, bad)
+    return [None if g is None else tf.where(bad > 0, tf.fill(tf.shape(g), tf.constant(float("nan"), g.dtype)), g)
+            for g in gradients]
 
 
 def _stateless_seed(seed, step, stream):

@@ -117,3 +117,42 @@ def test_non_finite_loss_keeps_the_backup_of_the_last_good_epoch(tiny_gan, tmp_p
         wrong = callbacks.ResumableBackup(str(tmp_path / "backup"), start_epoch=3)
         wrong.set_model(fresh)
         wrong.on_train_begin()
+
+
+class _Snapshots(keras.callbacks.Callback):
+    """Generator weights at the end of every epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append([w.numpy().copy() for w in self.model.generator.weights])
+
+
+def _restored_weights(backup_dir, start_epoch):
+    fresh = dcgan((28, 28, 1), latent_dim=8, base_filters=8, seed=0)
+    fresh.compile()
+    restore = callbacks.ResumableBackup(str(backup_dir), start_epoch=start_epoch)
+    restore.set_model(fresh)
+    restore.on_train_begin()
+    return [w.numpy() for w in fresh.generator.weights]
+
+
+@pytest.mark.parametrize("damage", ["weights newer than the metadata", "metadata cut short"])
+def test_a_backup_interrupted_while_saving_falls_back_to_the_previous_one(tiny_gan, tmp_path, damage):
+    backup_dir = tmp_path / "backup"
+    snapshots = _Snapshots()
+    with pytest.raises(KeyboardInterrupt):
+        tiny_gan.fit(_data(), epochs=4, verbose=0,
+                     callbacks=[callbacks.ResumableBackup(str(backup_dir)), snapshots, _Interrupt(1)])
+    assert callbacks.backup_epoch(backup_dir) == 2
+    if damage == "weights newer than the metadata":  # killed after writing the weights of epoch 3
+        other = dcgan((28, 28, 1), latent_dim=8, base_filters=8, seed=5)
+        other.compile()
+        other.save_weights(str(backup_dir / "latest.weights.h5"))
+    else:  # killed while writing the metadata (a plain open("w") leaves it empty)
+        (backup_dir / "training_metadata.json").write_text("")
+    assert callbacks.backup_epoch(backup_dir) == 1
+    for restored, expected in zip(_restored_weights(backup_dir, start_epoch=1), snapshots.weights[0]):
+        np.testing.assert_array_equal(restored, expected)

@@ -103,7 +103,11 @@ NOISE_SCRIPT = textwrap.dedent("""
     per_replica = strategy.run(tf.function(lambda: distribution.normal(4, (3,), seed=7, step=5, stream=1)))
     parts = [t.numpy() for t in strategy.experimental_local_results(per_replica)]
     single = distribution.normal(8, (3,), seed=7, step=5, stream=1).numpy()
+    sizes = strategy.experimental_distribute_values_from_function(lambda ctx: [3, 2][ctx.replica_id_in_sync_group])
+    uneven = strategy.run(tf.function(lambda n: distribution.normal(n, (3,), seed=7, step=5, stream=1)), args=(sizes,))
+    uneven = np.concatenate([t.numpy() for t in strategy.experimental_local_results(uneven)])
     np.save({path!r}, np.stack([np.concatenate(parts), single]))
+    np.save({path!r} + ".uneven.npy", np.stack([uneven, distribution.normal(5, (3,), seed=7, step=5, stream=1).numpy()]))
 """)
 
 
@@ -115,6 +119,8 @@ def test_training_noise_is_distinct_per_replica_and_splits_the_single_device_dra
     replicas, single = np.load(path)
     assert not np.allclose(replicas[:4], replicas[4:]), "both replicas drew the same noise"
     np.testing.assert_array_equal(replicas, single)
+    uneven, single = np.load(path + ".uneven.npy")  # 3 + 2 rows: no row drawn twice
+    np.testing.assert_array_equal(uneven, single)
 
 
 def test_training_noise_changes_with_step_and_stream():
@@ -170,3 +176,32 @@ def test_replica_dropout_is_ordinary_dropout_on_one_device():
     assert not np.array_equal(out, np.asarray(layer(x, training=True))), "a new mask every call"
     clone = keras.layers.deserialize(keras.layers.serialize(layer))
     assert isinstance(clone, ReplicaDropout) and clone.rate == 0.25
+
+
+OVERFLOW_SCRIPT = textwrap.dedent("""
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras, numpy as np
+    from keras_genai import models
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        gan = models.wgan_gp(base_filters=8, critic_steps=1, seed=0)  # no batch norm in the critic
+        gan.compile()
+    images = np.zeros((4, 28, 28, 1), np.float32)
+    images[2:] = np.inf  # only the second replica's half overflows
+    gan.fit(tf.data.Dataset.from_tensors(images), epochs=1, verbose=0)
+    finite = all(np.isfinite(v.numpy()).all() for v in gan.discriminator.trainable_variables)  # the critic
+    np.save({path!r}, np.array([finite, int(gan.d_optimizer.iterations.numpy())]))
+""")
+
+
+def test_a_float16_overflow_on_one_replica_skips_the_step_on_all(tmp_path):
+    path = str(tmp_path / "overflow.npy")
+    result = subprocess.run([sys.executable, "-c", OVERFLOW_SCRIPT.format(path=path)], env=_env(),
+                            capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert result.returncode == 0, result.stderr[-3000:]
+    finite, iterations = np.load(path)
+    assert finite, "the overflowing replica's gradients reached the weights"
+    assert iterations == 0, "the discriminator step should have been skipped"

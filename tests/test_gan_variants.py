@@ -138,3 +138,12 @@ def test_unconditional_variants_export_and_match(builder, tmp_path):
 def test_out_of_range_options_are_refused(option, value, message):
     with pytest.raises(ValueError, match=message):
         GAN(dcgan_generator((28, 28, 1), 8, 8), dcgan_discriminator((28, 28, 1), 8), **{option: value})
+
+
+def test_a_batch_smaller_than_the_critic_steps_is_a_clear_error():
+    model = wgan_gp(base_filters=8, critic_steps=5, seed=0)
+    model.compile()
+    with pytest.raises(Exception, match="at least discriminator_steps=5 images"):
+        model.fit(np.zeros((3, 28, 28, 1), np.float32), batch_size=3, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"discriminator_steps must be an integer in \[1, 31\]"):
+        wgan_gp(base_filters=8, critic_steps=32)

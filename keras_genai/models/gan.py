@@ -186,15 +186,20 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
         d_loss_fn, g_loss_fn = losses.ADVERSARIAL_LOSSES[self.loss_name]
         steps = self.discriminator_steps
         step = self._noise_step()
-        # Losses are means over this replica's examples; dividing by the number of replicas
-        # makes the gradients summed across replicas those of the global-batch mean.
-        _, replicas = distribution.replica_position()
-        per_replica = 1.0 / tf.cast(replicas, tf.float32)
+        if steps > 1:
+            enough = tf.debugging.assert_greater_equal(
+                tf.shape(images)[0], steps, message=f"each replica's batch must hold at least discriminator_steps="
+                f"{steps} images (one slice per discriminator step); use a larger (global) batch")
+            with tf.control_dependencies([enough]):
+                images = tf.identity(images)
         d_vars = self.discriminator.trainable_variables
         for k in range(steps):
             real = images[k::steps] if steps > 1 else images
             real_labels = (labels[k::steps] if steps > 1 else labels) if self.conditional else None
             batch_size = tf.shape(real)[0]
+            # Losses are means over this replica's rows; weighted by its share of the global
+            # batch, the gradients summed across replicas are those of the global-batch mean.
+            share = distribution.replica_weight(batch_size)
             z = distribution.normal(batch_size, (self.latent_dim,), self._training_seed, step, 2 * k)
             with tf.GradientTape() as tape:
                 fake = self._generate(self.generator, z, real_labels, training=True)
@@ -208,16 +213,18 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
                         lambda x: self._discriminate(x, real_labels), real, fake, epsilon
                     )
                     total = d_loss + self.gradient_penalty * penalty
-                scaled = self.d_optimizer.scale_loss(total * per_replica)
-            self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
+                scaled = self.d_optimizer.scale_loss(total * share)
+            gradients = distribution.skip_together(tape.gradient(scaled, d_vars), self.d_optimizer)
+            self.d_optimizer.apply(gradients, d_vars)
 
         z = distribution.normal(batch_size, (self.latent_dim,), self._training_seed, step, 2 * steps)
         g_vars = self.generator.trainable_variables
         with tf.GradientTape() as tape:
             g_logits = self._discriminate(self._generate(self.generator, z, real_labels, training=True), real_labels)
             g_loss = g_loss_fn(g_logits)
-            scaled = self.g_optimizer.scale_loss(g_loss * per_replica)
-        self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
+            scaled = self.g_optimizer.scale_loss(g_loss * share)
+        gradients = distribution.skip_together(tape.gradient(scaled, g_vars), self.g_optimizer)
+        self.g_optimizer.apply(gradients, g_vars)
         if self.ema_generator is not None:
             decay = self.ema_decay
             for average, weight in zip(self.ema_generator.weights, self.generator.weights):
@@ -349,8 +356,10 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
 def _check_options(loss, discriminator_steps, gradient_penalty, ema_decay, num_classes):
     if loss not in losses.ADVERSARIAL_LOSSES:
         raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(losses.ADVERSARIAL_LOSSES)}")
-    if isinstance(discriminator_steps, bool) or not isinstance(discriminator_steps, int) or discriminator_steps < 1:
-        raise ValueError(f"discriminator_steps must be an integer >= 1, got {discriminator_steps!r}")
+    most = distribution.STREAMS_PER_STEP // 2 - 1  # two noise streams per step, one for the generator
+    if (isinstance(discriminator_steps, bool) or not isinstance(discriminator_steps, int)
+            or not 1 <= discriminator_steps <= most):
+        raise ValueError(f"discriminator_steps must be an integer in [1, {most}], got {discriminator_steps!r}")
     if not gradient_penalty >= 0:
         raise ValueError(f"gradient_penalty must be >= 0, got {gradient_penalty!r}")
     if ema_decay is not None and not 0.0 < ema_decay < 1.0:

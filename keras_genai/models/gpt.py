@@ -135,7 +135,7 @@ class GPT(keras.Model):
         per_token = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(targets, tf.int32), logits=logits)
         per_sequence = tf.reduce_mean(per_token, axis=-1)
         # Averaged over the global batch, so replicas of a tf.distribute strategy sum correctly.
-        return tf.nn.compute_average_loss(per_sequence), tf.reduce_mean(per_sequence)
+        return distribution.global_batch_mean(per_sequence), tf.reduce_mean(per_sequence)
 
     def train_step(self, data):
         tokens, targets = data
@@ -143,7 +143,7 @@ class GPT(keras.Model):
             loss, local_mean = self._loss(tokens, targets, training=True)
             scaled = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled, self.trainable_variables)
-        self.optimizer.apply(gradients, self.trainable_variables)
+        self.optimizer.apply(distribution.skip_together(gradients, self.optimizer), self.trainable_variables)
         return self._update_metrics(local_mean, tf.shape(tokens)[0])
 
     def test_step(self, data):

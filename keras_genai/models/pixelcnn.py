@@ -160,11 +160,11 @@ class PixelCNN(image_utils.ClassGridPreview, keras.Model):
         with tf.GradientTape() as tape:
             nll = -self._log_prob(images, labels, training=True)
             # Averaged over the global batch, so tf.distribute replicas sum to the right gradient.
-            loss = tf.nn.compute_average_loss(nll)
+            loss = distribution.global_batch_mean(nll)
             if self.losses:
                 loss += tf.nn.scale_regularization_loss(tf.add_n([tf.cast(l, tf.float32) for l in self.losses]))
             scaled = self.optimizer.scale_loss(loss)
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        self.optimizer.apply(distribution.skip_together(tape.gradient(scaled, variables), self.optimizer), variables)
         return self._update_metrics(tf.reduce_mean(nll))
 
     def test_step(self, data):

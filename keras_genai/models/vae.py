@@ -215,11 +215,11 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
             reconstruction, kl = self._terms(images, labels, noise, training=True)
             # Per-example objective averaged over the *global* batch, so gradients summed over
             # replicas of a tf.distribute strategy equal the single-device gradient.
-            loss = tf.nn.compute_average_loss(reconstruction + beta * kl)
+            loss = distribution.global_batch_mean(reconstruction + beta * kl)
             if self.losses:
                 loss += tf.nn.scale_regularization_loss(tf.add_n([tf.cast(l, tf.float32) for l in self.losses]))
             scaled = self.optimizer.scale_loss(loss)  # mixed precision: LossScaleOptimizer
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        self.optimizer.apply(distribution.skip_together(tape.gradient(scaled, variables), self.optimizer), variables)
         return self._update_metrics(tf.reduce_mean(reconstruction + beta * kl), reconstruction, kl, beta)
 
     def test_step(self, data):
