@@ -1,6 +1,5 @@
 """Training callbacks: sample grids, TensorBoard images, and a resumable standard set."""
 
-import hashlib
 import json
 import math
 import os
@@ -12,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_genai import plot
+from keras_genai.zoo.remote import sha256_of
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -152,7 +152,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         self.model._initial_epoch = None  # Keras keeps the value from an earlier fit
         metadata = _read_metadata(self._training_metadata_path)  # OSError -> Keras uses the .bkp files
         if metadata is not None and os.path.exists(self._weights_path):
-            if metadata.get("weights_sha256") not in (None, _sha256(self._weights_path)):
+            if metadata.get("weights_sha256") not in (None, sha256_of(self._weights_path)):
                 raise OSError(f"{self._weights_path} does not match {self._training_metadata_path} "
                               "(the run was stopped while saving)")
         super()._load_model()
@@ -195,7 +195,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         staging = self._weights_path[: -len(".weights.h5")] + ".staging.weights.h5"
         self.model.save_weights(staging, overwrite=True)
         os.replace(staging, self._weights_path)
-        digest = _sha256(self._weights_path)
+        digest = sha256_of(self._weights_path)
         states = {f"state_{i}": np.asarray(v.numpy()) for i, v in enumerate(self._random_states())}
         with open(self._states_path + ".tmp", "wb") as f:
             np.savez(f, weights_sha256=np.array(digest), count=np.array(len(states)),
@@ -220,14 +220,6 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     def on_train_end(self, logs=None):
         if not self._failed:
             super().on_train_end(logs)
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _copy_atomically(source, target):
@@ -260,7 +252,7 @@ def backup_epoch(backup_dir):
         weights = os.path.join(backup_dir, "latest.weights.h5" + (".bkp" if name.endswith(".bkp") else ""))
         if metadata is None or not os.path.exists(weights):
             continue
-        if metadata.get("weights_sha256") in (None, _sha256(weights)):
+        if metadata.get("weights_sha256") in (None, sha256_of(weights)):
             return int(metadata["epoch"])
     return 0
 

@@ -111,11 +111,16 @@ NOISE_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_training_noise_is_distinct_per_replica_and_splits_the_single_device_draw(tmp_path):
-    path = str(tmp_path / "noise.npy")
-    result = subprocess.run([sys.executable, "-c", NOISE_SCRIPT.format(path=path)], env=_env(),
+def _run_script(script, path):
+    """Runs one of the scripts above (two logical CPUs need a fresh process); it saves to ``path``."""
+    result = subprocess.run([sys.executable, "-c", script.format(path=path)], env=_env(),
                             capture_output=True, text=True, timeout=TIMEOUT_S)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_training_noise_is_distinct_per_replica_and_splits_the_single_device_draw(tmp_path):
+    path = str(tmp_path / "noise.npy")
+    _run_script(NOISE_SCRIPT, path)
     replicas, single = np.load(path)
     assert not np.allclose(replicas[:4], replicas[4:]), "both replicas drew the same noise"
     np.testing.assert_array_equal(replicas, single)
@@ -152,9 +157,7 @@ DROPOUT_SCRIPT = textwrap.dedent("""
 
 def test_replica_dropout_masks_differ_between_replicas_unlike_keras_dropout(tmp_path):
     path = str(tmp_path / "masks.npy")
-    result = subprocess.run([sys.executable, "-c", DROPOUT_SCRIPT.format(path=path)], env=_env(),
-                            capture_output=True, text=True, timeout=TIMEOUT_S)
-    assert result.returncode == 0, result.stderr[-3000:]
+    _run_script(DROPOUT_SCRIPT, path)
     (ours_0, ours_1), (theirs_0, theirs_1) = np.load(path)
     np.testing.assert_array_equal(theirs_0, theirs_1)  # what ReplicaDropout fixes
     assert not np.array_equal(ours_0, ours_1)
@@ -199,9 +202,7 @@ OVERFLOW_SCRIPT = textwrap.dedent("""
 
 def test_a_float16_overflow_on_one_replica_skips_the_step_on_all(tmp_path):
     path = str(tmp_path / "overflow.npy")
-    result = subprocess.run([sys.executable, "-c", OVERFLOW_SCRIPT.format(path=path)], env=_env(),
-                            capture_output=True, text=True, timeout=TIMEOUT_S)
-    assert result.returncode == 0, result.stderr[-3000:]
+    _run_script(OVERFLOW_SCRIPT, path)
     finite, iterations = np.load(path)
     assert finite, "the overflowing replica's gradients reached the weights"
     assert iterations == 0, "the discriminator step should have been skipped"

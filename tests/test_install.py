@@ -13,6 +13,8 @@ assert "site" in keras_genai.__file__, keras_genai.__file__
 assert not keras_genai.__file__.startswith(sys.argv[1]), keras_genai.__file__
 model = keras_genai.zoo.load("dcgan_mnist")
 print(model.sample(4, seed=0).shape, sorted(keras_genai.zoo.list()))
+for name in ("wgan_gp_mnist", "pixelcnn_mnist"):  # retrained presets, their weights from the wheel
+    print(name, keras_genai.zoo.load(name, compile=False).sample(2, seed=0).shape)
 """
 
 
@@ -38,3 +40,4 @@ def test_wheel_ships_presets_and_loads_outside_the_checkout(tmp_path):
     run = subprocess.run([sys.executable, "-c", CHECK, REPO], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "(4, 28, 28, 1)" in run.stdout and "dcgan_celeba" in run.stdout
+    assert "wgan_gp_mnist (2, 28, 28, 1)" in run.stdout and "pixelcnn_mnist (2, 28, 28, 1)" in run.stdout
