@@ -218,8 +218,9 @@ class GPT(keras.Model):
             tf.debugging.assert_positive(top_p, message="top_p must be in (0, 1] (1 = off)"),
             tf.debugging.assert_less_equal(top_p, 1.0, message="top_p must be in (0, 1] (1 = off)"),
         ]
-        with tf.control_dependencies(checks):
+        with tf.control_dependencies(checks):  # every op below runs only after the checks pass
             prompt = tf.identity(prompt[:, -context:])
+            max_new_tokens = tf.identity(max_new_tokens)
         batch, length = tf.shape(prompt)[0], tf.shape(prompt)[1]
         recent = tf.concat([tf.zeros([batch, context - length], tf.int32), prompt], axis=1)
         if use_cache:
