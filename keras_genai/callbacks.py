@@ -132,13 +132,17 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         backup_dir: folder of the backup (removed when ``fit`` completes, kept when it failed).
         start_epoch: the epoch the training data was positioned for; restoring another one
             raises instead of silently training on the wrong batches.
+        settings: a JSON-able dict of what positions the data and noise (batch size, steps per
+            epoch, seed...), stored with every backup; restoring a backup made with other
+            settings raises ``ValueError`` instead of resuming on shifted batches.
     """
 
     STATES_FILE = "random_states.npz"
 
-    def __init__(self, backup_dir, start_epoch=None):
+    def __init__(self, backup_dir, start_epoch=None, settings=None):
         super().__init__(backup_dir, save_freq="epoch", double_checkpoint=True)
         self.start_epoch = start_epoch
+        self.settings = _json_round_trip(settings)
         self._failed = False
         self._states_path = os.path.join(self.backup_dir, self.STATES_FILE)
         self._prev_states_path = self._states_path + ".bkp"
@@ -155,6 +159,8 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             if metadata.get("weights_sha256") not in (None, sha256_of(self._weights_path)):
                 raise OSError(f"{self._weights_path} does not match {self._training_metadata_path} "
                               "(the run was stopped while saving)")
+        if metadata is not None:
+            _check_settings(self.backup_dir, metadata, self.settings)
         super()._load_model()
         restored = int(getattr(self.model, "_initial_epoch", None) or 0)
         if self.start_epoch is not None and restored != self.start_epoch:
@@ -201,7 +207,8 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             np.savez(f, weights_sha256=np.array(digest), count=np.array(len(states)),
                      training_seed=np.array(getattr(self.model, "_training_seed", 0) or 0, np.int64), **states)
         os.replace(self._states_path + ".tmp", self._states_path)
-        metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights_sha256": digest}
+        metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights_sha256": digest,
+                    "settings": self.settings}
         with open(self._training_metadata_path + ".tmp", "w") as f:
             json.dump(metadata, f)
         os.replace(self._training_metadata_path + ".tmp", self._training_metadata_path)  # commit
@@ -242,9 +249,12 @@ def _read_metadata(path, quiet=False):
         raise OSError(f"{path} is not a backup's metadata ({error})") from error
 
 
-def backup_epoch(backup_dir):
+def backup_epoch(backup_dir, settings=None):
     """The epoch a ``ResumableBackup`` folder will resume at (0 when there is none): that of its
-    last complete backup, or of the previous one when the last was interrupted while saving."""
+    last complete backup, or of the previous one when the last was interrupted while saving.
+
+    ``settings``: those the resumed run will use; ``ValueError`` if the backup was made with
+    others (see ``ResumableBackup``)."""
     backup_dir = os.fspath(backup_dir)
     for name in ("training_metadata.json", "training_metadata.json.bkp"):
         path = os.path.join(backup_dir, name)
@@ -253,8 +263,25 @@ def backup_epoch(backup_dir):
         if metadata is None or not os.path.exists(weights):
             continue
         if metadata.get("weights_sha256") in (None, sha256_of(weights)):
+            _check_settings(backup_dir, metadata, _json_round_trip(settings))
             return int(metadata["epoch"])
     return 0
+
+
+def _json_round_trip(settings):
+    """``settings`` as they will read back from the metadata file (tuples become lists)."""
+    return None if settings is None else json.loads(json.dumps(settings))
+
+
+def _check_settings(backup_dir, metadata, settings):
+    saved = metadata.get("settings")
+    if settings is None or saved is None or saved == settings:
+        return
+    changed = ", ".join(f"{key} {saved.get(key)!r} -> {settings.get(key)!r}"
+                        for key in sorted(set(saved) | set(settings)) if saved.get(key) != settings.get(key))
+    raise ValueError(f"{backup_dir} holds an interrupted run made with other settings ({changed}); resuming it "
+                     "would train on shifted batches. Rerun with the same settings, or use another workdir "
+                     "(or delete the backup folder) to start afresh")
 
 
 def _non_finite(logs):
@@ -270,12 +297,13 @@ def _non_finite(logs):
     return bad[0] if bad else None
 
 
-def standard(workdir, samples_every=1, tensorboard=True, kind="images", start_epoch=None):
+def standard(workdir, samples_every=1, tensorboard=True, kind="images", start_epoch=None, settings=None):
     """The callbacks a long run wants, all under ``workdir``:
 
     - ``backup/``: ``ResumableBackup`` (an interrupted ``fit`` with the same workdir resumes
       from the last finished epoch, optimizer and random states included; ``start_epoch``: the
-      epoch step-keyed training data was positioned for, see ``ResumableBackup``);
+      epoch step-keyed training data was positioned for; ``settings``: what positions the data,
+      checked on resume; see ``ResumableBackup``);
     - ``checkpoints/last.keras``: the full model after each epoch (``keras.saving.load_model``);
       a non-finite loss stops training and leaves the last good one in place (``SafeCheckpoint``);
     - ``samples/epoch_XXXX.png``: sample grids from fixed noise (``kind="images"``), or
@@ -285,7 +313,7 @@ def standard(workdir, samples_every=1, tensorboard=True, kind="images", start_ep
     workdir = os.fspath(workdir)
     os.makedirs(os.path.join(workdir, "checkpoints"), exist_ok=True)
     callbacks = [
-        ResumableBackup(os.path.join(workdir, "backup"), start_epoch=start_epoch),
+        ResumableBackup(os.path.join(workdir, "backup"), start_epoch=start_epoch, settings=settings),
         SafeCheckpoint(os.path.join(workdir, "checkpoints", "last.keras")),
     ]
     if kind == "text":

@@ -210,13 +210,16 @@ def _train(args):
     with_labels = classifier or getattr(model, "conditional", False)
     # An interrupted run (same --workdir) resumes at the backup's epoch; the step-keyed data
     # streams start exactly where the uninterrupted run would be, so it ends the same.
-    start_epoch = callbacks.backup_epoch(os.path.join(args.workdir, "backup")) if args.workdir else 0
+    # Resuming with another batch size, step count or seed would shift every batch: refused.
+    settings = {"preset": args.preset, "from_pretrained": bool(args.from_pretrained), "batch_size": batch_size,
+                "steps_per_epoch": args.steps_per_epoch, "seed": seed}
+    start_epoch = callbacks.backup_epoch(os.path.join(args.workdir, "backup"), settings) if args.workdir else 0
     if meta.get("family") == "gpt":
         train, steps = _text_training_data(model, dataset, recipe, batch_size, seed, args, start_epoch)
     else:
         train, steps = _image_training_data(dataset, batch_size, seed, with_labels, args, start_epoch)
     kind = "text" if hasattr(model, "vocabulary") else "images"
-    cbs = callbacks.standard(args.workdir, kind=kind, start_epoch=start_epoch) if args.workdir else []
+    cbs = callbacks.standard(args.workdir, kind=kind, start_epoch=start_epoch, settings=settings) if args.workdir else []
     print(f"training {args.preset} on {dataset['name']}/{dataset.get('split', 'train')}: "
           f"{epochs} epochs of {steps} steps, batch {batch_size}, seed {seed}"
           + (f", resuming after epoch {start_epoch}" if start_epoch else ""), flush=True)

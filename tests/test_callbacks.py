@@ -156,3 +156,22 @@ def test_a_backup_interrupted_while_saving_falls_back_to_the_previous_one(tiny_g
     assert callbacks.backup_epoch(backup_dir) == 1
     for restored, expected in zip(_restored_weights(backup_dir, start_epoch=1), snapshots.weights[0]):
         np.testing.assert_array_equal(restored, expected)
+
+
+def test_resuming_with_other_settings_is_refused(tiny_gan, tmp_path):
+    backup_dir = tmp_path / "backup"
+    settings = {"batch_size": 16, "seed": 0, "steps_per_epoch": None}
+    with pytest.raises(KeyboardInterrupt):
+        tiny_gan.fit(_data(), epochs=4, verbose=0,
+                     callbacks=[callbacks.ResumableBackup(str(backup_dir), settings=settings), _Interrupt(1)])
+    assert callbacks.backup_epoch(backup_dir, settings) == 2
+    assert callbacks.backup_epoch(backup_dir) == 2  # no settings given: nothing to compare
+    other = dict(settings, batch_size=32)
+    with pytest.raises(ValueError, match=r"batch_size 16 -> 32.*another workdir"):
+        callbacks.backup_epoch(backup_dir, other)
+    fresh = dcgan((28, 28, 1), latent_dim=8, base_filters=8, seed=0)
+    fresh.compile()
+    restore = callbacks.ResumableBackup(str(backup_dir), settings=other)
+    restore.set_model(fresh)
+    with pytest.raises(ValueError, match="batch_size 16 -> 32"):
+        restore.on_train_begin()
