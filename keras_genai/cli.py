@@ -85,6 +85,11 @@ def _parser():
     p.add_argument("--workdir", default=None, help="checkpoints, sample grids, TensorBoard logs; "
                    "rerunning with the same workdir resumes an interrupted run")
     p.add_argument("--from-pretrained", action="store_true", help="fine-tune the preset's weights")
+    p.add_argument("--learning-rate", type=float, default=None,
+                   help="peak learning rate instead of the recipe's (a schedule is scaled to it)")
+    p.add_argument("--weight-averaging", type=float, default=None, metavar="DECAY",
+                   help="keep an exponential moving average of the weights (e.g. 0.999) and save it; "
+                   "single-optimizer presets (VAE, PixelCNN, GPT)")
     p.add_argument("--data-dir", default=None, help="TFDS data_dir for prepared datasets")
     p.add_argument("--manual-dir", default=None, help="folder with the dataset's original archives (offline)")
     p.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
@@ -205,14 +210,21 @@ def _train(args):
     batch_size = args.batch_size or recipe.get("batch_size", 128)
     seed = recipe.get("seed", 0) if args.seed is None else args.seed
     keras.utils.set_random_seed(seed)
-    model = zoo.load(args.preset, pretrained=args.from_pretrained)
+    model = zoo.load(args.preset, pretrained=args.from_pretrained, compile=False)
+    optimizers = zoo.training_recipe(args.preset)
+    if args.learning_rate is not None or args.weight_averaging is not None:
+        optimizers = zoo.recipe.retuned(optimizers, args.learning_rate, args.weight_averaging)
+        recipe["retuned"] = {"learning_rate": args.learning_rate, "weight_averaging": args.weight_averaging}
+    if optimizers:
+        model.compile_from_config(optimizers)
     classifier = meta.get("family") == "classifier"
     with_labels = classifier or getattr(model, "conditional", False)
     # An interrupted run (same --workdir) resumes at the backup's epoch; the step-keyed data
     # streams start exactly where the uninterrupted run would be, so it ends the same.
     # Resuming with another batch size, step count or seed would shift every batch: refused.
     settings = {"preset": args.preset, "from_pretrained": bool(args.from_pretrained), "batch_size": batch_size,
-                "steps_per_epoch": args.steps_per_epoch, "seed": seed}
+                "steps_per_epoch": args.steps_per_epoch, "seed": seed, "learning_rate": args.learning_rate,
+                "weight_averaging": args.weight_averaging}
     start_epoch = callbacks.backup_epoch(os.path.join(args.workdir, "backup"), settings) if args.workdir else 0
     if meta.get("family") == "gpt":
         train, steps = _text_training_data(model, dataset, recipe, batch_size, seed, args, start_epoch)

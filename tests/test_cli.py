@@ -94,3 +94,17 @@ def test_unknown_preset_names_suggest_the_closest(command):
     code, _, err = cli(*command)
     assert code == 1
     assert "unknown preset" in err and ("dcgan_mnist" in err or "gpt_shakespeare" in err), err[-2000:]
+
+
+def test_fine_tuning_with_a_new_learning_rate_and_weight_averaging(tmp_path):
+    out_dir = tmp_path / "tuned"
+    code, _, err = cli("train", "vae_mnist", "--from-pretrained", "--learning-rate", "1e-4", "--weight-averaging",
+                       "0.99", "--output", str(out_dir), "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "16")
+    assert code == 0, err[-3000:]
+    optimizer = zoo.training_recipe(str(out_dir))["optimizer"]["config"]
+    assert optimizer["use_ema"] and optimizer["ema_momentum"] == pytest.approx(0.99)
+    assert zoo.recipe.peak_learning_rate(optimizer["learning_rate"]) == pytest.approx(1e-4)
+    assert zoo.info(str(out_dir))["training"]["retuned"] == {"learning_rate": 1e-4, "weight_averaging": 0.99}
+    code, _, err = cli("train", "dcgan_mnist", "--weight-averaging", "0.99", "--output", str(tmp_path / "gan"),
+                       "--epochs", "1", "--steps-per-epoch", "1")
+    assert code == 1 and "ema_decay" in err and not os.path.exists(tmp_path / "gan")

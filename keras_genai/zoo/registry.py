@@ -108,6 +108,13 @@ def load(source, pretrained=True, weights=None, weights_sha256=None, sha256=None
     return model
 
 
+def training_recipe(source, sha256=None):
+    """A preset's optimizer recipe: its compile config (dict with ``optimizer``, or a GAN's
+    ``d_optimizer`` and ``g_optimizer``), None when it was saved uncompiled. Change it with
+    ``keras_genai.zoo.recipe.retuned`` and pass it to ``model.compile_from_config``."""
+    return preset.build_model(resolve(source, sha256))[1]
+
+
 def _weights_location(folder, metadata):
     """(path, sha256) of the preset's weights: shipped file, or its URL (downloaded)."""
     weights = metadata.get("weights") or {}
