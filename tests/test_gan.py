@@ -10,14 +10,30 @@ from keras_genai import nets
 from keras_genai.models import GAN, dcgan
 
 
+@pytest.mark.parametrize("refine", [False, True])
 @pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3), (64, 64, 3)])
-def test_dcgan_nets_have_the_documented_shapes(shape):
-    generator = nets.dcgan_generator(shape, latent_dim=16, base_filters=8)
+def test_dcgan_nets_have_the_documented_shapes(shape, refine):
+    generator = nets.dcgan_generator(shape, latent_dim=16, base_filters=8, refine=refine)
     discriminator = nets.dcgan_discriminator(shape, base_filters=8)
     images = generator(np.zeros((2, 16), np.float32))
     assert images.shape == (2, *shape)
     assert float(tf.reduce_max(tf.abs(images))) <= 1.0
     assert discriminator(images).shape == (2, 1)
+
+
+def test_the_refined_generator_adds_a_3x3_block_per_resolution_and_ends_at_base_filters():
+    plain = nets.dcgan_generator((28, 28, 1), latent_dim=16, base_filters=8)
+    refined = nets.dcgan_generator((28, 28, 1), latent_dim=16, base_filters=8, refine=True)
+    def convs(model):
+        return [(type(layer).__name__, layer.kernel.shape) for layer in model.layers if "Conv" in type(layer).__name__]
+    assert convs(plain) == [("Conv2DTranspose", (4, 4, 8, 16)), ("Conv2DTranspose", (4, 4, 1, 8))]
+    assert convs(refined) == [("Conv2DTranspose", (4, 4, 16, 32)), ("Conv2D", (3, 3, 16, 16)),
+                              ("Conv2DTranspose", (4, 4, 8, 16)), ("Conv2D", (3, 3, 8, 1))]
+    model = dcgan((28, 28, 1), latent_dim=16, base_filters=8, refine=True, seed=0)
+    model.compile()
+    before = [w.numpy().copy() for w in model.generator.trainable_weights]
+    model.fit(np.zeros((16, 28, 28, 1), np.float32), batch_size=8, epochs=1, verbose=0)
+    assert all(np.any(b != a.numpy()) for b, a in zip(before, model.generator.trainable_weights))
 
 
 def test_dcgan_rejects_unsupported_shapes():

@@ -8,10 +8,11 @@ from keras_genai.models.gan import GAN
 from keras_genai.nets import dcgan_discriminator, dcgan_generator, mlp_discriminator, mlp_generator
 
 
-def dcgan(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, ema_decay=None, seed=None):
-    """DCGAN (Radford et al., 2015): convolutional nets, batch norm, non-saturating loss."""
+def dcgan(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, ema_decay=None, refine=False, seed=None):
+    """DCGAN (Radford et al., 2015): convolutional nets, batch norm, non-saturating loss;
+    ``refine``: the deeper generator of ``nets.dcgan_generator``."""
     return GAN(
-        dcgan_generator(image_shape, latent_dim=latent_dim, base_filters=base_filters),
+        dcgan_generator(image_shape, latent_dim=latent_dim, base_filters=base_filters, refine=refine),
         dcgan_discriminator(image_shape, base_filters=base_filters),
         ema_decay=ema_decay,
         seed=seed,

@@ -36,7 +36,8 @@ def _upsampling_steps(image_shape):
     return start, steps
 
 
-def dcgan_generator(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, num_classes=None, name="generator"):
+def dcgan_generator(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, num_classes=None, refine=False,
+                    name="generator"):
     """Builds a DCGAN generator.
 
     Args:
@@ -45,30 +46,41 @@ def dcgan_generator(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, nu
         base_filters: filters of the last hidden layer; earlier layers use multiples of it.
         num_classes: for a conditional generator: labels (batch,) int32 are embedded in
             ``latent_dim`` dimensions and concatenated with z.
+        refine: False: the last transposed convolution outputs the image (Radford et al.).
+            True: a 3x3 convolution block follows every intermediate upsampling, the last
+            upsampling keeps ``base_filters`` channels and a 3x3 convolution at full resolution
+            outputs the image (twice the filters throughout, about 2.7x the parameters for
+            MNIST; sharper digits, see the dcgan_mnist card).
     Returns:
         A functional ``keras.Model`` mapping z (batch, latent_dim) float32 [and labels] to
         images (batch, height, width, channels) float32 in [-1, 1].
     """
     start, steps = _upsampling_steps(tuple(image_shape))
-    filters = base_filters * 2 ** (steps - 1)
+    filters = base_filters * 2 ** (steps if refine else steps - 1)
     z = keras.Input((latent_dim,), name="z")
     inputs, x = z, z
     if num_classes:
         labels = keras.Input((), dtype="int32", name="labels")
         inputs = [z, labels]
         x = layers.Concatenate()([z, layers.Embedding(num_classes, latent_dim, name="label_embedding")(labels)])
-    x = layers.Dense(start * start * filters, use_bias=False)(x)
-    x = layers.BatchNormalization(synchronized=True)(x)
-    x = layers.ReLU()(x)
+    x = _normalized_relu(layers.Dense(start * start * filters, use_bias=False)(x))
     x = layers.Reshape((start, start, filters))(x)
-    for _ in range(steps - 1):
+    for step in range(steps - 1):
         filters //= 2
-        x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization(synchronized=True)(x)
-        x = layers.ReLU()(x)
-    x = layers.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same")(x)
+        x = _normalized_relu(layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False)(x))
+        if refine:
+            x = _normalized_relu(layers.Conv2D(filters, 3, padding="same", use_bias=False)(x))
+    if refine:
+        x = _normalized_relu(layers.Conv2DTranspose(filters // 2, 4, strides=2, padding="same", use_bias=False)(x))
+        x = layers.Conv2D(image_shape[-1], 3, padding="same")(x)
+    else:
+        x = layers.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same")(x)
     images = layers.Activation("tanh", dtype="float32", name="images")(x)
     return keras.Model(inputs, images, name=name)
+
+
+def _normalized_relu(x):
+    return layers.ReLU()(layers.BatchNormalization(synchronized=True)(x))
 
 
 def dcgan_discriminator(image_shape=(28, 28, 1), base_filters=64, dropout=0.0, normalization="batch",
