@@ -327,18 +327,14 @@ def _image_training_data(dataset, batch_size, seed, with_labels, args, start_epo
     Splits that fit in memory stream step-keyed batches (an interrupted run resumes bit for bit);
     larger ones (CelebA) use ``data.images``, whose resumed epochs see a new order.
     """
-    import numpy as np
-
     from keras_genai import data
 
     name, split = dataset["name"], dataset.get("split", "train")
-    spec = data.image_spec(name)
-    info = data.builder(spec.tfds_name, data_dir=args.data_dir, manual_dir=args.manual_dir).info
-    count = info.splits[split].num_examples
+    count, stored = data.split_size(name, split, args.data_dir, args.manual_dir)
     steps = args.steps_per_epoch or count // batch_size
     options = dict(split=split, batch_size=batch_size, seed=seed, with_labels=with_labels, data_dir=args.data_dir,
                    manual_dir=args.manual_dir, **_image_options(dataset))
-    if count * int(np.prod(info.features["image"].shape)) <= data.STREAM_MEMORY_LIMIT:
+    if stored <= data.STREAM_MEMORY_LIMIT:
         train, _ = data.image_stream(name, start_step=start_epoch * steps, **options)
         return train, steps
     return data.images(name, **options).repeat(), steps

@@ -457,3 +457,10 @@ def test_text_window_stream_is_step_keyed():
     np.testing.assert_array_equal(_np(next(iter(later))[0]), batches[4][0])
     with pytest.raises(ValueError, match="start_step must be an integer >= 0"):
         data.text_window_stream(ids, 8, 4, start_step=-2)
+
+
+def test_splits_larger_than_the_stream_memory_limit_are_refused(mnist, monkeypatch):
+    assert data.split_size("mnist", "train[:1000]", mnist.data_dir, mnist.manual_dir) == (1000, 1000 * 28 * 28)
+    monkeypatch.setattr(data, "STREAM_MEMORY_LIMIT", 1000 * 28 * 28 - 1)
+    with pytest.raises(ValueError, match="more than image_stream keeps in memory.*use data.images"):
+        _stream(mnist)
