@@ -196,6 +196,10 @@ def _generate(args):
                          top_p=args.top_p, seed=args.seed))
 
 
+# Card entries about one training run (not the recipe), dropped when a new run starts from the preset.
+RUN_NOTES = ("continued_from", "continuation", "wall_time_note", "total_epochs", "generator_steps", "retuned")
+
+
 def _train(args):
     import keras
 
@@ -205,6 +209,8 @@ def _train(args):
         raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
     meta = zoo.info(args.preset)
     recipe = dict(meta.get("training", {}))
+    for note in RUN_NOTES:  # they describe the run that made the source preset, not this one
+        recipe.pop(note, None)
     dataset = meta["dataset"]
     epochs = args.epochs or recipe.get("epochs", 1)
     batch_size = args.batch_size or recipe.get("batch_size", 128)

@@ -86,6 +86,10 @@ def test_fine_tuning_a_pretrained_preset_is_recorded_in_the_card(tmp_path):
     assert training["continued_from"] == {"preset": "dcgan_mnist", "epochs": base["epochs"],
                                           "wall_time_s": base["wall_time_s"]}
     assert training["epochs"] == 1 and training["steps_per_epoch"] == 2
+    code, _, err = cli("train", str(tmp_path / "tuned"), "--output", str(tmp_path / "scratch"),
+                       "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "16")
+    assert code == 0, err[-3000:]
+    assert "continued_from" not in zoo.info(str(tmp_path / "scratch"))["training"]  # trained from scratch
 
 
 @pytest.mark.parametrize("command", [["info", "dcgan_mnsit"], ["evaluate", "dcgan_mnsit"],
