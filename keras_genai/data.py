@@ -170,9 +170,12 @@ _PIXELS = 0x5EED  # folded into the binarization keys of ``image_stream``
 def split_size(name, split="train", data_dir=None, manual_dir=None):
     """(examples, bytes of stored pixels) of an image dataset's split; ``image_stream`` holds
     splits of at most ``STREAM_MEMORY_LIMIT`` bytes in memory."""
-    info = builder(image_spec(name).tfds_name, data_dir=data_dir, manual_dir=manual_dir).info
-    count = info.splits[split].num_examples
-    return count, count * int(np.prod(info.features["image"].shape))
+    return _split_size(builder(image_spec(name).tfds_name, data_dir=data_dir, manual_dir=manual_dir), split)
+
+
+def _split_size(tfds_builder, split):
+    count = tfds_builder.info.splits[split].num_examples
+    return count, count * int(np.prod(tfds_builder.info.features["image"].shape))
 
 
 def image_stream(name, split="train", batch_size=128, seed=0, start_step=0, with_labels=False,
@@ -204,7 +207,8 @@ def image_stream(name, split="train", batch_size=128, seed=0, start_step=0, with
         raise ValueError(f"{name!r} has no class labels; use with_labels=False")
     if isinstance(start_step, bool) or not isinstance(start_step, (int, np.integer)) or start_step < 0:
         raise ValueError(f"start_step must be an integer >= 0, got {start_step!r}")
-    count, stored = split_size(name, split, data_dir, manual_dir)
+    tfds_builder = builder(spec.tfds_name, data_dir=data_dir, manual_dir=manual_dir)
+    count, stored = _split_size(tfds_builder, split)
     if stored > STREAM_MEMORY_LIMIT:
         raise ValueError(f"{name}/{split} holds {stored / 1e9:.1f} GB of pixels, more than image_stream keeps in "
                          f"memory ({STREAM_MEMORY_LIMIT / 1e9:.0f} GB); use data.images")
@@ -212,7 +216,6 @@ def image_stream(name, split="train", batch_size=128, seed=0, start_step=0, with
         raise ValueError(f"batch_size must be in [1, {count}] for {name}/{split}, got {batch_size}")
     import tensorflow_datasets as tfds
 
-    tfds_builder = builder(spec.tfds_name, data_dir=data_dir, manual_dir=manual_dir)
     arrays = tfds.as_numpy(tfds_builder.as_dataset(split=split, batch_size=-1))
     pixels = tf.constant(arrays["image"])
     labels = tf.constant(arrays["label"].astype(np.int32)) if with_labels else None

@@ -65,7 +65,7 @@ def dcgan_generator(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, nu
         x = layers.Concatenate()([z, layers.Embedding(num_classes, latent_dim, name="label_embedding")(labels)])
     x = _normalized_relu(layers.Dense(start * start * filters, use_bias=False)(x))
     x = layers.Reshape((start, start, filters))(x)
-    for step in range(steps - 1):
+    for _ in range(steps - 1):
         filters //= 2
         x = _normalized_relu(layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False)(x))
         if refine:

@@ -112,7 +112,7 @@ def training_recipe(source, sha256=None):
     """A preset's optimizer recipe: its compile config (dict with ``optimizer``, or a GAN's
     ``d_optimizer`` and ``g_optimizer``), None when it was saved uncompiled. Change it with
     ``keras_genai.zoo.recipe.retuned`` and pass it to ``model.compile_from_config``."""
-    return preset.build_model(resolve(source, sha256))[1]
+    return preset.read_json(resolve(source, sha256), preset.CONFIG_FILE).get("compile_config")
 
 
 def _weights_location(folder, metadata):
