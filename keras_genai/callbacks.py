@@ -275,10 +275,13 @@ def _json_round_trip(settings):
 
 def _check_settings(backup_dir, metadata, settings):
     saved = metadata.get("settings")
-    if settings is None or saved is None or saved == settings:
+    if settings is None or saved is None:
         return
+    # A setting missing on one side (a backup from an older version) counts as None.
     changed = ", ".join(f"{key} {saved.get(key)!r} -> {settings.get(key)!r}"
                         for key in sorted(set(saved) | set(settings)) if saved.get(key) != settings.get(key))
+    if not changed:
+        return
     raise ValueError(f"{backup_dir} holds an interrupted run made with other settings ({changed}); resuming it "
                      "would train on shifted batches. Rerun with the same settings, or use another workdir "
                      "(or delete the backup folder) to start afresh")

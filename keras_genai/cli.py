@@ -90,6 +90,9 @@ def _parser():
     p.add_argument("--weight-averaging", type=float, default=None, metavar="DECAY",
                    help="keep an exponential moving average of the weights (e.g. 0.999) and save it; "
                    "single-optimizer presets (VAE, PixelCNN, GPT)")
+    p.add_argument("--dtype", default=None, metavar="POLICY",
+                   help="train under this Keras dtype policy, e.g. mixed_bfloat16 (CPUs with AVX512-BF16, "
+                        "TPUs) or mixed_float16 (GPUs); the saved preset computes in float32")
     p.add_argument("--data-dir", default=None, help="TFDS data_dir for prepared datasets")
     p.add_argument("--manual-dir", default=None, help="folder with the dataset's original archives (offline)")
     p.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
@@ -197,7 +200,8 @@ def _generate(args):
 
 
 # Card entries about one training run (not the recipe), dropped when a new run starts from the preset.
-RUN_NOTES = ("continued_from", "continuation", "wall_time_note", "total_epochs", "generator_steps", "retuned")
+RUN_NOTES = ("continued_from", "continuation", "wall_time_note", "total_epochs", "generator_steps", "retuned",
+             "dtype_policy")
 
 
 def _train(args):
@@ -216,7 +220,9 @@ def _train(args):
     batch_size = args.batch_size or recipe.get("batch_size", 128)
     seed = recipe.get("seed", 0) if args.seed is None else args.seed
     keras.utils.set_random_seed(seed)
-    model = zoo.load(args.preset, pretrained=args.from_pretrained, compile=False)
+    model = zoo.load(args.preset, pretrained=args.from_pretrained, compile=False, dtype=args.dtype)
+    if args.dtype is not None:
+        recipe["dtype_policy"] = args.dtype
     optimizers = zoo.training_recipe(args.preset)
     if args.learning_rate is not None or args.weight_averaging is not None:
         optimizers = zoo.recipe.retuned(optimizers, args.learning_rate, args.weight_averaging)
@@ -230,7 +236,7 @@ def _train(args):
     # Resuming with another batch size, step count or seed would shift every batch: refused.
     settings = {"preset": args.preset, "from_pretrained": bool(args.from_pretrained), "batch_size": batch_size,
                 "steps_per_epoch": args.steps_per_epoch, "seed": seed, "learning_rate": args.learning_rate,
-                "weight_averaging": args.weight_averaging}
+                "weight_averaging": args.weight_averaging, "dtype": args.dtype}
     start_epoch = callbacks.backup_epoch(os.path.join(args.workdir, "backup"), settings) if args.workdir else 0
     if meta.get("family") == "gpt":
         train, steps = _text_training_data(model, dataset, recipe, batch_size, seed, args, start_epoch)
@@ -272,7 +278,8 @@ def _train(args):
     if meta.get("family") == "gpt":
         meta["metrics"] = _text_metrics(model, meta, args.data_dir, args.manual_dir)
         meta["sample_text"] = _sample_text(model)
-    zoo.save_preset(model, args.output, meta, overwrite=args.overwrite, samples=hasattr(model, "sample"))
+    zoo.save_preset(model, args.output, meta, overwrite=args.overwrite, samples=hasattr(model, "sample"),
+                    dtype="float32" if args.dtype else None)
     print(f"saved the trained preset to {args.output} ({wall:.0f} s of training)")
 
 

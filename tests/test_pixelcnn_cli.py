@@ -41,8 +41,10 @@ def test_train_and_evaluate_a_small_pixelcnn_preset(tmp_path):
     zoo.save_preset(model, tmp_path / "tiny", meta, samples=False)
     out = tmp_path / "trained"
     code, _, err = cli("train", str(tmp_path / "tiny"), "--output", str(out), "--epochs", "1",
-                       "--steps-per-epoch", "2", "--batch-size", "16")
+                       "--steps-per-epoch", "2", "--batch-size", "16", "--dtype", "mixed_bfloat16")
     assert code == 0, err[-3000:]
+    assert zoo.info(str(out))["training"]["dtype_policy"] == "mixed_bfloat16"
+    assert "bfloat16" not in (out / "config.json").read_text()  # the preset itself computes in float32
     code, stdout, err = cli("evaluate", str(out), "--num-examples", "30", "--batch-size", "20", "--update-card",
                             "--output", str(tmp_path / "r.json"))
     assert code == 0, err[-3000:]

@@ -63,14 +63,18 @@ class GPT(keras.Model):
         self.code_points = np.array([ord(c) for c in vocabulary], dtype=np.int32)
         init = keras.initializers.RandomNormal(stddev=0.02, seed=seed)
         self.token_embedding = keras.layers.Embedding(len(vocabulary), embed_dim, embeddings_initializer=init,
-                                                      name="token_embedding")
+                                                      name="token_embedding",
+                                                      dtype=self.dtype_policy)
         self.position_embedding = keras.layers.Embedding(context_length, embed_dim, embeddings_initializer=init,
-                                                         name="position_embedding")
-        self.embedding_dropout = ReplicaDropout(self.dropout_rate)
-        self.blocks = [TransformerBlock(num_heads, mlp_ratio * embed_dim, self.dropout_rate, name=f"block_{i}")
+                                                         name="position_embedding",
+                                                         dtype=self.dtype_policy)
+        self.embedding_dropout = ReplicaDropout(self.dropout_rate, dtype=self.dtype_policy)
+        self.blocks = [TransformerBlock(num_heads, mlp_ratio * embed_dim, self.dropout_rate, name=f"block_{i}",
+                                        dtype=self.dtype_policy)
                        for i in range(num_layers)]
-        self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")
-        self.head = None if self.tie_embeddings else keras.layers.Dense(len(vocabulary), use_bias=False, name="head")
+        self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm", dtype=self.dtype_policy)
+        self.head = None if self.tie_embeddings else keras.layers.Dense(len(vocabulary), use_bias=False, name="head",
+                                                                               dtype=self.dtype_policy)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.bits_tracker = keras.metrics.Mean(name="bits_per_char")

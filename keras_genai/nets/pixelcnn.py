@@ -114,13 +114,18 @@ class GatedPixelCNNBlock(layers.Layer):
             raise ValueError(f"filters must be a positive int, got {filters!r}")
         self.filters, self.kernel_size, self.first, self.conditional = filters, kernel_size, bool(first), bool(conditional)
         half = kernel_size // 2
-        self.vertical = layers.Conv2D(2 * filters, (half + 1, kernel_size), padding="valid", name="vertical")
-        self.horizontal = layers.Conv2D(2 * filters, (1, half + 1), padding="valid", name="horizontal")
-        self.vertical_to_horizontal = layers.Conv2D(2 * filters, 1, name="vertical_to_horizontal")
-        self.horizontal_out = layers.Conv2D(filters, 1, name="horizontal_out")
+        self.vertical = layers.Conv2D(2 * filters, (half + 1, kernel_size), padding="valid", name="vertical",
+                                      dtype=self.dtype_policy)
+        self.horizontal = layers.Conv2D(2 * filters, (1, half + 1), padding="valid", name="horizontal",
+                                        dtype=self.dtype_policy)
+        self.vertical_to_horizontal = layers.Conv2D(2 * filters, 1, name="vertical_to_horizontal",
+                                                    dtype=self.dtype_policy)
+        self.horizontal_out = layers.Conv2D(filters, 1, name="horizontal_out", dtype=self.dtype_policy)
         if self.conditional:
-            self.condition_vertical = layers.Dense(2 * filters, use_bias=False, name="condition_vertical")
-            self.condition_horizontal = layers.Dense(2 * filters, use_bias=False, name="condition_horizontal")
+            self.condition_vertical = layers.Dense(2 * filters, use_bias=False, name="condition_vertical",
+                                                   dtype=self.dtype_policy)
+            self.condition_horizontal = layers.Dense(2 * filters, use_bias=False, name="condition_horizontal",
+                                                     dtype=self.dtype_policy)
 
     def build(self, input_shapes):
         vertical_shape, horizontal_shape = tuple(input_shapes[0]), tuple(input_shapes[1])

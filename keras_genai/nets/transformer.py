@@ -32,17 +32,17 @@ class CausalSelfAttention(keras.layers.Layer):
         super().__init__(**kwargs)
         self.num_heads = int(num_heads)
         self.dropout = float(dropout)
-        self.attention_dropout = ReplicaDropout(self.dropout)
-        self.output_dropout = ReplicaDropout(self.dropout)
+        self.attention_dropout = ReplicaDropout(self.dropout, dtype=self.dtype_policy)
+        self.output_dropout = ReplicaDropout(self.dropout, dtype=self.dtype_policy)
 
     def build(self, input_shape):
         width = int(input_shape[-1])
         if width % self.num_heads:
             raise ValueError(f"width {width} is not divisible by num_heads {self.num_heads}")
         self.head_dim = width // self.num_heads
-        self.qkv = keras.layers.Dense(3 * width, name="qkv")
+        self.qkv = keras.layers.Dense(3 * width, name="qkv", dtype=self.dtype_policy)
         self.qkv.build(input_shape)
-        self.projection = keras.layers.Dense(width, name="projection")
+        self.projection = keras.layers.Dense(width, name="projection", dtype=self.dtype_policy)
         self.projection.build(input_shape)
         super().build(input_shape)
 
@@ -104,18 +104,18 @@ class TransformerBlock(keras.layers.Layer):
         self.num_heads = int(num_heads)
         self.mlp_dim = int(mlp_dim)
         self.dropout = float(dropout)
-        self.attention = CausalSelfAttention(self.num_heads, self.dropout, name="attention")
-        self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="attention_norm")
-        self.mlp_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="mlp_norm")
-        self.mlp_dropout = ReplicaDropout(self.dropout)
+        self.attention = CausalSelfAttention(self.num_heads, self.dropout, name="attention", dtype=self.dtype_policy)
+        self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="attention_norm", dtype=self.dtype_policy)
+        self.mlp_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="mlp_norm", dtype=self.dtype_policy)
+        self.mlp_dropout = ReplicaDropout(self.dropout, dtype=self.dtype_policy)
 
     def build(self, input_shape):
         width = int(input_shape[-1])
         for layer in (self.attention_norm, self.attention, self.mlp_norm):
             layer.build(input_shape)
-        self.mlp_in = keras.layers.Dense(self.mlp_dim, activation="gelu", name="mlp_in")
+        self.mlp_in = keras.layers.Dense(self.mlp_dim, activation="gelu", name="mlp_in", dtype=self.dtype_policy)
         self.mlp_in.build(input_shape)
-        self.mlp_out = keras.layers.Dense(width, name="mlp_out")
+        self.mlp_out = keras.layers.Dense(width, name="mlp_out", dtype=self.dtype_policy)
         self.mlp_out.build((*input_shape[:-1], self.mlp_dim))
         super().build(input_shape)
 

@@ -33,12 +33,46 @@ def read_json(folder, name):
         return json.load(f)
 
 
-def build_model(folder):
+def build_model(folder, dtype=None):
     """The untrained, uncompiled model of ``folder/config.json`` and its compile config
-    (None when it was saved uncompiled): ``(model, compile_config)``."""
+    (None when it was saved uncompiled): ``(model, compile_config)``. ``dtype``: a Keras dtype
+    policy name (``"mixed_bfloat16"``, ...) that replaces the saved one in every layer."""
     config = read_json(folder, CONFIG_FILE)
     compile_config = config.pop("compile_config", None)
+    if dtype is not None:
+        config = with_dtype_policy(config, dtype)
     return keras.saving.deserialize_keras_object(config), compile_config
+
+
+def with_dtype_policy(config, dtype):
+    """A copy of a serialized model whose layers all compute under the dtype policy ``dtype``
+    (a name such as ``"float32"``, ``"mixed_bfloat16"`` or ``"mixed_float16"``). Variables stay
+    float32 under the mixed policies, so the same weights file loads either way."""
+    try:
+        policy = keras.dtype_policies.get(dtype)
+    except ValueError as error:
+        raise ValueError(f"dtype must be a Keras dtype policy name such as 'float32' or 'mixed_bfloat16', "
+                         f"got {dtype!r}") from error
+    if policy.variable_dtype != "float32":
+        raise ValueError(f"dtype {dtype!r} would store the weights as {policy.variable_dtype}; presets keep "
+                         f"float32 weights: use 'float32', 'mixed_bfloat16' or 'mixed_float16'")
+    serialized = keras.saving.serialize_keras_object(policy)
+    float_dtypes = ("float16", "bfloat16", "float32")
+
+    def replace(node):
+        if isinstance(node, dict):
+            if node.get("class_name") in ("DTypePolicy", "FloatDTypePolicy") and "config" in node:
+                return copy.deepcopy(serialized)
+            if (node.get("class_name") == "__keras_tensor__" and policy.compute_dtype == "float32"
+                    and node.get("config", {}).get("dtype") in float_dtypes):
+                # The recorded dtypes of a functional graph's intermediate tensors (informative only).
+                return {**node, "config": {**node["config"], "dtype": "float32"}}
+            return {key: replace(value) for key, value in node.items()}
+        if isinstance(node, (list, tuple)):
+            return [replace(value) for value in node]
+        return node
+
+    return replace(config)
 
 
 def load_weights(model, path, sha256=None):
@@ -53,7 +87,7 @@ def load_weights(model, path, sha256=None):
         raise PresetError(f"could not load weights from {path}: {error}") from error
 
 
-def save_preset(model, folder, metadata, overwrite=False, samples=True):
+def save_preset(model, folder, metadata, overwrite=False, samples=True, dtype=None):
     """Writes ``model`` as a preset folder, atomically.
 
     Args:
@@ -62,6 +96,8 @@ def save_preset(model, folder, metadata, overwrite=False, samples=True):
         metadata: dict (name, family, description, dataset, training, metrics, ...); the
             weights entry (file, sha256) is filled in here.
         samples: also write samples.png, the grid of ``model.preview(64, seed=0)``.
+        dtype: the dtype policy written into config.json (for example ``"float32"`` for a
+            model trained under ``"mixed_bfloat16"``); None keeps the model's.
     Returns:
         The metadata as written.
     """
@@ -72,9 +108,11 @@ def save_preset(model, folder, metadata, overwrite=False, samples=True):
     try:
         metadata = copy.deepcopy(metadata)
         config = keras.saving.serialize_keras_object(model)
+        if dtype is not None:
+            config = with_dtype_policy(config, dtype)
         with open(os.path.join(staging, CONFIG_FILE), "w") as f:
             json.dump(config, f, indent=1)
-        _save_weights_without_optimizer(model, config, os.path.join(staging, WEIGHTS_FILE))
+        saved = _save_weights_without_optimizer(model, config, os.path.join(staging, WEIGHTS_FILE))
         metadata["weights"] = {
             "file": WEIGHTS_FILE,
             "sha256": sha256_of(os.path.join(staging, WEIGHTS_FILE)),
@@ -85,7 +123,7 @@ def save_preset(model, folder, metadata, overwrite=False, samples=True):
         if samples:
             from keras_genai import plot
 
-            images, columns = model.preview(64, seed=0)
+            images, columns = saved.preview(64, seed=0)  # as a user who loads the preset sees it
             plot.save_grid(images, os.path.join(staging, SAMPLES_FILE), columns=columns)
         write_metadata(staging, metadata)
         files.publish_folder(staging, folder)
@@ -105,11 +143,13 @@ def write_metadata(folder, metadata):
 
 
 def _save_weights_without_optimizer(model, config, path):
+    """Saves ``model``'s weights from a fresh, uncompiled copy built from ``config``; returns the copy."""
     config = dict(config)
     config.pop("compile_config", None)
     bare = keras.saving.deserialize_keras_object(config)
     bare.set_weights(model.get_weights())
     bare.save_weights(path)
+    return bare
 
 
 def render_model_card(metadata):
