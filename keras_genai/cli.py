@@ -81,7 +81,8 @@ def _parser():
     p.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
     p.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
     p.add_argument("--steps-per-epoch", type=int, default=None, help="limit each epoch (quick runs)")
-    p.add_argument("--seed", type=int, default=None, help="default: the recipe's")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the data order, initial weights and training noise (default: the recipe's)")
     p.add_argument("--workdir", default=None, help="checkpoints, sample grids, TensorBoard logs; "
                    "rerunning with the same workdir resumes an interrupted run")
     p.add_argument("--from-pretrained", action="store_true", help="fine-tune the preset's weights")
@@ -220,7 +221,9 @@ def _train(args):
     batch_size = args.batch_size or recipe.get("batch_size", 128)
     seed = recipe.get("seed", 0) if args.seed is None else args.seed
     keras.utils.set_random_seed(seed)
-    model = zoo.load(args.preset, pretrained=args.from_pretrained, compile=False, dtype=args.dtype)
+    # An explicit --seed also reseeds the model's training noise (GAN latents, VAE codes).
+    noise_seed = args.seed if args.seed is not None and _has_noise_seed(args.preset) else None
+    model = zoo.load(args.preset, pretrained=args.from_pretrained, compile=False, dtype=args.dtype, seed=noise_seed)
     if args.dtype is not None:
         recipe["dtype_policy"] = args.dtype
     optimizers = zoo.training_recipe(args.preset)
@@ -281,6 +284,12 @@ def _train(args):
     zoo.save_preset(model, args.output, meta, overwrite=args.overwrite, samples=hasattr(model, "sample"),
                     dtype="float32" if args.dtype else None)
     print(f"saved the trained preset to {args.output} ({wall:.0f} s of training)")
+
+
+def _has_noise_seed(preset):
+    from keras_genai.zoo import preset as preset_files, registry
+
+    return "seed" in preset_files.read_json(registry.resolve(preset), preset_files.CONFIG_FILE).get("config", {})
 
 
 def _text_metrics(model, meta, data_dir=None, manual_dir=None):

@@ -86,10 +86,12 @@ def test_fine_tuning_a_pretrained_preset_is_recorded_in_the_card(tmp_path):
     assert training["continued_from"] == {"preset": "dcgan_mnist", "epochs": base["epochs"],
                                           "wall_time_s": base["wall_time_s"]}
     assert training["epochs"] == 1 and training["steps_per_epoch"] == 2
+    assert zoo.load(str(tmp_path / "tuned")).seed == zoo.load("dcgan_mnist").seed  # no --seed: the preset's noise
     code, _, err = cli("train", str(tmp_path / "tuned"), "--output", str(tmp_path / "scratch"),
-                       "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "16")
+                       "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "16", "--seed", "7")
     assert code == 0, err[-3000:]
     assert "continued_from" not in zoo.info(str(tmp_path / "scratch"))["training"]  # trained from scratch
+    assert zoo.load(str(tmp_path / "scratch")).seed == 7  # --seed reseeds the training noise too
 
 
 @pytest.mark.parametrize("command", [["info", "dcgan_mnsit"], ["evaluate", "dcgan_mnsit"],

@@ -78,6 +78,16 @@ def test_save_preset_round_trip(tiny_gan, tiny_preset):
         zoo.save_preset(tiny_gan, tiny_preset, {"name": "tiny"})
 
 
+def test_load_with_another_noise_seed(tiny_preset):
+    model = zoo.load(str(tiny_preset), seed=5)
+    assert model.seed == 5
+    assert not np.allclose(model.noise(4).numpy(), zoo.load(str(tiny_preset), seed=6).noise(4).numpy())
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        zoo.load(str(tiny_preset), seed="5")
+    with pytest.raises(ValueError, match="no noise seed"):
+        zoo.load("mnist_classifier", seed=5)
+
+
 def test_tampered_weights_are_refused(tiny_preset):
     weights = tiny_preset / "model.weights.h5"
     data = bytearray(weights.read_bytes())

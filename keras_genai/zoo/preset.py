@@ -33,14 +33,21 @@ def read_json(folder, name):
         return json.load(f)
 
 
-def build_model(folder, dtype=None):
+def build_model(folder, dtype=None, seed=None):
     """The untrained, uncompiled model of ``folder/config.json`` and its compile config
     (None when it was saved uncompiled): ``(model, compile_config)``. ``dtype``: a Keras dtype
-    policy name (``"mixed_bfloat16"``, ...) that replaces the saved one in every layer."""
+    policy name (``"mixed_bfloat16"``, ...) that replaces the saved one in every layer.
+    ``seed``: an integer that replaces the model's noise seed."""
     config = read_json(folder, CONFIG_FILE)
     compile_config = config.pop("compile_config", None)
     if dtype is not None:
         config = with_dtype_policy(config, dtype)
+    if seed is not None:
+        if "seed" not in config.get("config", {}):
+            raise ValueError(f"the model of {folder} ({config.get('class_name')}) has no noise seed to set")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"seed must be an integer, got {seed!r}")
+        config["config"]["seed"] = seed
     return keras.saving.deserialize_keras_object(config), compile_config
 
 

@@ -75,7 +75,8 @@ def info(source, sha256=None):
     return metadata
 
 
-def load(source, pretrained=True, weights=None, weights_sha256=None, sha256=None, compile=True, dtype=None):
+def load(source, pretrained=True, weights=None, weights_sha256=None, sha256=None, compile=True, dtype=None,
+         seed=None):
     """Loads a preset as a ready-to-use Keras model.
 
     Args:
@@ -89,12 +90,14 @@ def load(source, pretrained=True, weights=None, weights_sha256=None, sha256=None
         dtype: a Keras dtype policy name for the computations, for example ``"mixed_bfloat16"``
             (faster training on CPUs with AVX512-BF16 and on TPUs) or ``"mixed_float16"`` (GPUs);
             the weights stay float32. None: the preset's own (float32).
+        seed: an integer seed for the model's noise (a GAN's latent noise, a VAE's sampled
+            codes, ``sample(seed=None)``) in place of the preset's. None: the preset's.
     Returns:
         The model (for example a ``keras_genai.models.GAN``).
     """
     folder = resolve(source, sha256)
     metadata = preset.read_json(folder, preset.METADATA_FILE)
-    model, compile_config = preset.build_model(folder, dtype=dtype)
+    model, compile_config = preset.build_model(folder, dtype=dtype, seed=seed)
     if pretrained or weights is not None:
         if weights is not None:
             path, expected = os.fspath(weights), weights_sha256
