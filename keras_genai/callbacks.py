@@ -4,6 +4,7 @@ import json
 import math
 import os
 import shutil
+import time
 import warnings
 
 import keras
@@ -144,6 +145,8 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         self.start_epoch = start_epoch
         self.settings = _json_round_trip(settings)
         self._failed = False
+        self._seconds_before = 0.0  # training time of the processes before this one (from the backup)
+        self._clock_start = time.perf_counter()
         self._states_path = os.path.join(self.backup_dir, self.STATES_FILE)
         self._prev_states_path = self._states_path + ".bkp"
 
@@ -161,6 +164,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
                               "(the run was stopped while saving)")
         if metadata is not None:
             _check_settings(self.backup_dir, metadata, self.settings)
+            self._seconds_before = float(metadata.get("training_seconds", 0.0))
         super()._load_model()
         restored = int(getattr(self.model, "_initial_epoch", None) or 0)
         if self.start_epoch is not None and restored != self.start_epoch:
@@ -208,10 +212,15 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
                      training_seed=np.array(getattr(self.model, "_training_seed", 0) or 0, np.int64), **states)
         os.replace(self._states_path + ".tmp", self._states_path)
         metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights_sha256": digest,
-                    "settings": self.settings}
+                    "settings": self.settings,
+                    "training_seconds": self._seconds_before + time.perf_counter() - self._clock_start}
         with open(self._training_metadata_path + ".tmp", "w") as f:
             json.dump(metadata, f)
         os.replace(self._training_metadata_path + ".tmp", self._training_metadata_path)  # commit
+
+    def on_train_begin(self, logs=None):
+        self._clock_start = time.perf_counter()
+        super().on_train_begin(logs)
 
     def on_train_batch_end(self, batch, logs=None):
         if _non_finite(logs):
@@ -255,17 +264,31 @@ def backup_epoch(backup_dir, settings=None):
 
     ``settings``: those the resumed run will use; ``ValueError`` if the backup was made with
     others (see ``ResumableBackup``)."""
+    metadata = _resumable_metadata(backup_dir)
+    if metadata is None:
+        return 0
+    _check_settings(os.fspath(backup_dir), metadata, _json_round_trip(settings))
+    return int(metadata["epoch"])
+
+
+def backup_training_seconds(backup_dir):
+    """Seconds of training (completed epochs, every process so far) recorded with the backup
+    that ``backup_epoch`` resumes from; 0.0 when there is none or it predates this record."""
+    metadata = _resumable_metadata(backup_dir)
+    return 0.0 if metadata is None else float(metadata.get("training_seconds", 0.0))
+
+
+def _resumable_metadata(backup_dir):
+    """The metadata of the backup a resumed run restores (the last one whose weights match
+    it, else the previous one), None when there is none."""
     backup_dir = os.fspath(backup_dir)
     for name in ("training_metadata.json", "training_metadata.json.bkp"):
-        path = os.path.join(backup_dir, name)
-        metadata = _read_metadata(path, quiet=True)
+        metadata = _read_metadata(os.path.join(backup_dir, name), quiet=True)
         weights = os.path.join(backup_dir, "latest.weights.h5" + (".bkp" if name.endswith(".bkp") else ""))
-        if metadata is None or not os.path.exists(weights):
-            continue
-        if metadata.get("weights_sha256") in (None, sha256_of(weights)):
-            _check_settings(backup_dir, metadata, _json_round_trip(settings))
-            return int(metadata["epoch"])
-    return 0
+        if metadata is not None and os.path.exists(weights) and \
+                metadata.get("weights_sha256") in (None, sha256_of(weights)):
+            return metadata
+    return None
 
 
 def _json_round_trip(settings):

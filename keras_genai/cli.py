@@ -202,7 +202,7 @@ def _generate(args):
 
 # Card entries about one training run (not the recipe), dropped when a new run starts from the preset.
 RUN_NOTES = ("continued_from", "continuation", "wall_time_note", "total_epochs", "generator_steps", "retuned",
-             "dtype_policy")
+             "dtype_policy", "resumed")
 
 
 def _train(args):
@@ -241,6 +241,7 @@ def _train(args):
                 "steps_per_epoch": args.steps_per_epoch, "seed": seed, "learning_rate": args.learning_rate,
                 "weight_averaging": args.weight_averaging, "dtype": args.dtype}
     start_epoch = callbacks.backup_epoch(os.path.join(args.workdir, "backup"), settings) if args.workdir else 0
+    earlier_seconds = callbacks.backup_training_seconds(os.path.join(args.workdir, "backup")) if start_epoch else 0.0
     if meta.get("family") == "gpt":
         train, steps = _text_training_data(model, dataset, recipe, batch_size, seed, args, start_epoch)
     else:
@@ -253,7 +254,10 @@ def _train(args):
     start = time.perf_counter()
     history = model.fit(train, epochs=epochs, steps_per_epoch=steps, callbacks=cbs, shuffle=False,
                         verbose=1 if sys.stdout.isatty() else 2)
-    wall = time.perf_counter() - start
+    wall = earlier_seconds + time.perf_counter() - start
+    if start_epoch:
+        recipe["resumed"] = (f"interrupted and resumed after epoch {start_epoch}; wall_time_s adds the "
+                             f"{earlier_seconds:.0f} s of the completed epochs before it")
     steps = steps if args.steps_per_epoch else None
     if args.from_pretrained:  # the card must say the weights had training before this run
         recipe["continued_from"] = {"preset": meta["name"], "epochs": meta.get("training", {}).get("epochs"),

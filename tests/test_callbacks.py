@@ -1,5 +1,6 @@
 import glob
 import os
+import time
 
 import keras
 import numpy as np
@@ -175,3 +176,25 @@ def test_resuming_with_other_settings_is_refused(tiny_gan, tmp_path):
     restore.set_model(fresh)
     with pytest.raises(ValueError, match="batch_size 16 -> 32"):
         restore.on_train_begin()
+
+
+class _Sleep(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        time.sleep(0.3)
+
+
+def test_training_time_adds_up_across_resumed_processes(tiny_gan, tmp_path):
+    backup_dir = tmp_path / "backup"
+    assert callbacks.backup_training_seconds(backup_dir) == 0.0  # nothing to resume
+    with pytest.raises(KeyboardInterrupt):
+        tiny_gan.fit(_data(), epochs=4, verbose=0,
+                     callbacks=[_Sleep(), callbacks.ResumableBackup(str(backup_dir)), _Interrupt(1)])
+    first = callbacks.backup_training_seconds(backup_dir)
+    assert first >= 0.6  # two completed epochs, each at least 0.3 s
+    resumed = callbacks.ResumableBackup(str(backup_dir), start_epoch=2)
+    fresh = dcgan((28, 28, 1), latent_dim=8, base_filters=8, seed=0)
+    fresh.compile()
+    with pytest.raises(KeyboardInterrupt):
+        fresh.fit(_data(), epochs=4, verbose=0, callbacks=[_Sleep(), resumed, _Interrupt(2)])
+    assert callbacks.backup_epoch(backup_dir) == 3
+    assert callbacks.backup_training_seconds(backup_dir) >= first + 0.3
