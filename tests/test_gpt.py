@@ -197,3 +197,16 @@ def test_cli_points_language_and_image_presets_to_the_right_command(capsys):
     assert "not a language model; use `keras-genai sample dcgan_mnist`" in capsys.readouterr().err
     assert cli.main(["generate", "gpt_shakespeare", "--prompt", "Grüß", "-n", "3"]) == 1
     assert "characters not in the model's vocabulary: 'ßü'" in capsys.readouterr().err
+
+
+def test_on_batch_calls_take_tokens_and_targets_like_a_dataset_does():
+    keras.utils.set_random_seed(0)
+    model = GPT(VOCAB, context_length=8, num_layers=1, num_heads=2, embed_dim=8, seed=0)
+    model.compile()
+    text = np.random.default_rng(0).integers(0, len(VOCAB), (4, 9)).astype("int32")
+    tokens, targets = text[:, :-1], text[:, 1:]
+    on_batch = model.test_on_batch(tokens, targets, return_dict=True)["loss"]
+    dataset = tf.data.Dataset.from_tensor_slices((tokens, targets)).batch(4)
+    assert on_batch == pytest.approx(model.evaluate(dataset, verbose=0, return_dict=True)["loss"], rel=1e-6)
+    with pytest.raises(ValueError, match=r"\(tokens, targets\) pairs"):
+        model.train_on_batch(tokens)

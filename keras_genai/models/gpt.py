@@ -142,7 +142,7 @@ class GPT(keras.Model):
         return distribution.global_batch_mean(per_sequence), tf.reduce_mean(per_sequence)
 
     def train_step(self, data):
-        tokens, targets = data
+        tokens, targets = self._unpack(data)
         with tf.GradientTape() as tape:
             loss, local_mean = self._loss(tokens, targets, training=True)
             scaled = self.optimizer.scale_loss(loss)
@@ -151,9 +151,20 @@ class GPT(keras.Model):
         return self._update_metrics(local_mean, tf.shape(tokens)[0])
 
     def test_step(self, data):
-        tokens, targets = data
+        tokens, targets = self._unpack(data)
         _, local_mean = self._loss(tokens, targets, training=False)
         return self._update_metrics(local_mean, tf.shape(tokens)[0])
+
+    @staticmethod
+    def _unpack(data):
+        """(tokens, targets) from a dataset element or from ``fit/evaluate/*_on_batch(x, y)``,
+        which append a sample weight; per-token weights are not supported."""
+        tokens, targets, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if targets is None:
+            raise ValueError("a GPT trains on (tokens, targets) pairs: both (batch, length) int32; got tokens only")
+        if sample_weight is not None:
+            raise ValueError("sample weights are not supported by GPT.fit/evaluate")
+        return tokens, targets
 
     def _update_metrics(self, mean_loss, count):
         # Weighted by the number of sequences; one tracker per reported value so that Keras
