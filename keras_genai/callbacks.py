@@ -136,6 +136,9 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         settings: a JSON-able dict of what positions the data and noise (batch size, steps per
             epoch, seed...), stored with every backup; restoring a backup made with other
             settings raises ``ValueError`` instead of resuming on shifted batches.
+
+    Each backup also records ``training_seconds``: the time spent on the completed epochs by
+    this process and the ones it resumed (``backup_training_seconds``).
     """
 
     STATES_FILE = "random_states.npz"
@@ -220,6 +223,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
 
     def on_train_begin(self, logs=None):
         self._clock_start = time.perf_counter()
+        self._seconds_before = 0.0  # set from the backup, if one is restored
         super().on_train_begin(logs)
 
     def on_train_batch_end(self, batch, logs=None):
@@ -273,9 +277,13 @@ def backup_epoch(backup_dir, settings=None):
 
 def backup_training_seconds(backup_dir):
     """Seconds of training (completed epochs, every process so far) recorded with the backup
-    that ``backup_epoch`` resumes from; 0.0 when there is none or it predates this record."""
+    that ``backup_epoch`` resumes from: 0.0 when there is no backup, None when the backup does
+    not say (made by an older version)."""
     metadata = _resumable_metadata(backup_dir)
-    return 0.0 if metadata is None else float(metadata.get("training_seconds", 0.0))
+    if metadata is None:
+        return 0.0
+    seconds = metadata.get("training_seconds")
+    return None if seconds is None else float(seconds)
 
 
 def _resumable_metadata(backup_dir):

@@ -221,11 +221,12 @@ def _train(args):
     batch_size = args.batch_size or recipe.get("batch_size", 128)
     seed = recipe.get("seed", 0) if args.seed is None else args.seed
     keras.utils.set_random_seed(seed)
-    # An explicit --seed also reseeds the model's training noise (GAN latents, VAE codes).
-    noise_seed = args.seed if args.seed is not None and _has_noise_seed(args.preset) else None
-    model = zoo.load(args.preset, pretrained=args.from_pretrained, compile=False, dtype=args.dtype, seed=noise_seed)
-    if args.dtype is not None:
-        recipe["dtype_policy"] = args.dtype
+    dtype = _dtype_policy(args.dtype)
+    # The run's seed also seeds the model's training noise (GAN latents, VAE codes, dropout).
+    noise_seed = seed if _has_noise_seed(args.preset) else None
+    model = zoo.load(args.preset, pretrained=args.from_pretrained, compile=False, dtype=dtype, seed=noise_seed)
+    if dtype is not None:
+        recipe["dtype_policy"] = dtype
     optimizers = zoo.training_recipe(args.preset)
     if args.learning_rate is not None or args.weight_averaging is not None:
         optimizers = zoo.recipe.retuned(optimizers, args.learning_rate, args.weight_averaging)
@@ -239,7 +240,7 @@ def _train(args):
     # Resuming with another batch size, step count or seed would shift every batch: refused.
     settings = {"preset": args.preset, "from_pretrained": bool(args.from_pretrained), "batch_size": batch_size,
                 "steps_per_epoch": args.steps_per_epoch, "seed": seed, "learning_rate": args.learning_rate,
-                "weight_averaging": args.weight_averaging, "dtype": args.dtype}
+                "weight_averaging": args.weight_averaging, "dtype": dtype}
     start_epoch = callbacks.backup_epoch(os.path.join(args.workdir, "backup"), settings) if args.workdir else 0
     earlier_seconds = callbacks.backup_training_seconds(os.path.join(args.workdir, "backup")) if start_epoch else 0.0
     if meta.get("family") == "gpt":
@@ -254,10 +255,14 @@ def _train(args):
     start = time.perf_counter()
     history = model.fit(train, epochs=epochs, steps_per_epoch=steps, callbacks=cbs, shuffle=False,
                         verbose=1 if sys.stdout.isatty() else 2)
-    wall = earlier_seconds + time.perf_counter() - start
+    wall = (earlier_seconds or 0.0) + time.perf_counter() - start
     if start_epoch:
-        recipe["resumed"] = (f"interrupted and resumed after epoch {start_epoch}; wall_time_s adds the "
-                             f"{earlier_seconds:.0f} s of the completed epochs before it")
+        if earlier_seconds is None:
+            counted = (f"wall_time_s counts epochs {start_epoch + 1}-{epochs} only (the backup did not record "
+                       "the time before)")
+        else:
+            counted = f"wall_time_s adds the {earlier_seconds:.0f} s of the completed epochs before it"
+        recipe["resumed"] = f"interrupted and resumed after epoch {start_epoch}; {counted}"
     steps = steps if args.steps_per_epoch else None
     if args.from_pretrained:  # the card must say the weights had training before this run
         recipe["continued_from"] = {"preset": meta["name"], "epochs": meta.get("training", {}).get("epochs"),
@@ -286,14 +291,25 @@ def _train(args):
         meta["metrics"] = _text_metrics(model, meta, args.data_dir, args.manual_dir)
         meta["sample_text"] = _sample_text(model)
     zoo.save_preset(model, args.output, meta, overwrite=args.overwrite, samples=hasattr(model, "sample"),
-                    dtype="float32" if args.dtype else None)
+                    dtype="float32" if dtype else None)
     print(f"saved the trained preset to {args.output} ({wall:.0f} s of training)")
 
 
 def _has_noise_seed(preset):
     from keras_genai.zoo import preset as preset_files, registry
 
-    return "seed" in preset_files.read_json(registry.resolve(preset), preset_files.CONFIG_FILE).get("config", {})
+    return preset_files.has_noise_seed(preset_files.read_json(registry.resolve(preset), preset_files.CONFIG_FILE))
+
+
+def _dtype_policy(name):
+    """The --dtype policy name, None for float32 (the presets' own)."""
+    from keras_genai.zoo import preset as preset_files
+
+    if name is None:
+        return None
+    if name not in preset_files.DTYPE_POLICIES:
+        raise ValueError(f"--dtype must be one of {', '.join(preset_files.DTYPE_POLICIES)}, got {name!r}")
+    return None if name == "float32" else name
 
 
 def _text_metrics(model, meta, data_dir=None, manual_dir=None):

@@ -1,7 +1,9 @@
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -114,3 +116,30 @@ def test_fine_tuning_with_a_new_learning_rate_and_weight_averaging(tmp_path):
     code, _, err = cli("train", "dcgan_mnist", "--weight-averaging", "0.99", "--output", str(tmp_path / "gan"),
                        "--epochs", "1", "--steps-per-epoch", "1")
     assert code == 1 and "ema_decay" in err and not os.path.exists(tmp_path / "gan")
+
+
+@pytest.mark.skipif(not os.environ.get("KERAS_GENAI_DATA_DIR"), reason="needs MNIST files (KERAS_GENAI_DATA_DIR)")
+def test_a_killed_run_resumes_and_its_card_counts_every_process(tmp_path):
+    args = ["train", "dcgan_mnist", "--output", str(tmp_path / "out"), "--epochs", "4", "--steps-per-epoch", "20",
+            "--batch-size", "16", "--workdir", str(tmp_path / "run")]
+    metadata = tmp_path / "run" / "backup" / "training_metadata.json"
+    process = subprocess.Popen([sys.executable, "-m", "keras_genai.cli", *args], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not metadata.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        process.kill()
+        process.wait()
+    assert metadata.exists() and not (tmp_path / "out").exists(), "the run should be killed after its first backup"
+    epoch = json.loads(metadata.read_text())["epoch"]
+    before = json.loads(metadata.read_text())["training_seconds"]
+    assert 1 <= epoch < 4 and before > 0
+
+    code, out, err = cli(*args)
+    assert code == 0, err[-3000:]
+    assert f"resuming after epoch {epoch}" in out
+    training = zoo.info(str(tmp_path / "out"))["training"]
+    assert training["resumed"].startswith(f"interrupted and resumed after epoch {epoch}; wall_time_s adds the")
+    assert training["wall_time_s"] > before

@@ -80,36 +80,47 @@ def _tiny(family):
     return _build(family)
 
 
-def _computing_layers(model):
-    """The layers that own weights and no sublayers (those do the arithmetic)."""
-    return [layer for layer in model._flatten_layers()
+def _compute_dtypes(model):
+    """[(layer class, compute dtype)] of the layers that own weights and no sublayers, in order
+    (names differ between two builds of a model in one process)."""
+    return [(type(layer).__name__, layer.compute_dtype) for layer in model._flatten_layers()
             if layer.weights and not list(layer._flatten_layers(include_self=False, recursive=False))]
 
 
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
 @pytest.mark.parametrize("family", ["gan", "vae", "pixelcnn", "gpt"])
-def test_a_preset_loads_trains_and_saves_under_another_dtype_policy(family, tmp_path):
-    """zoo.load(dtype=...) reaches every layer, the nested ones too (gated PixelCNN blocks,
-    transformer blocks), and a preset saved back as float32 holds the trained weights."""
+def test_a_preset_loads_trains_and_saves_under_another_dtype_policy(family, policy, tmp_path):
+    """zoo.load(dtype=...) computes as the model built under that global policy does (nested
+    layers included; outputs, logits and distribution parameters in float32), and a preset
+    saved back as float32 holds the trained weights and the float32 recipe."""
+    keras.mixed_precision.set_dtype_policy(policy)
+    try:
+        expected = _compute_dtypes(_tiny(family)[0])
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
     model, data = _tiny(family)
     zoo.save_preset(model, tmp_path / "float32", {"name": "tiny", "family": family}, samples=False)
-    mixed = zoo.load(str(tmp_path / "float32"), dtype="mixed_bfloat16")
-    float32_layers = [layer.path for layer in _computing_layers(mixed) if layer.compute_dtype != "bfloat16"]
-    assert not float32_layers, f"layers left in float32: {float32_layers}"
+    mixed = zoo.load(str(tmp_path / "float32"), dtype=policy)
+    assert _compute_dtypes(mixed) == expected
+    assert any(dtype == "float32" for _, dtype in expected) == (family != "gpt")  # the nets' outputs stay float32
     history = mixed.fit(tf.data.Dataset.from_tensor_slices(data).batch(8), epochs=1, verbose=0).history
     assert all(np.all(np.isfinite(values)) for values in history.values()), history
     assert all(w.dtype == "float32" for w in mixed.weights)
+    if family == "gan":
+        assert mixed.generate(mixed.noise(2, seed=0)).dtype == np.float32
 
     zoo.save_preset(mixed, tmp_path / "trained", {"name": "tiny", "family": family}, samples=False, dtype="float32")
-    assert "bfloat16" not in (tmp_path / "trained" / "config.json").read_text()
+    config = (tmp_path / "trained" / "config.json").read_text()
+    assert "bfloat16" not in config and "float16" not in config and "LossScaleOptimizer" not in config
     reloaded = zoo.load(str(tmp_path / "trained"))
-    assert {layer.compute_dtype for layer in _computing_layers(reloaded)} == {"float32"}
-    for saved, trained in zip(reloaded.get_weights(), mixed.get_weights()):
+    assert {dtype for _, dtype in _compute_dtypes(reloaded)} == {"float32"}
+    for saved, trained in zip(reloaded.get_weights(), mixed.get_weights(), strict=True):
         np.testing.assert_array_equal(saved, trained)
 
 
-@pytest.mark.parametrize("dtype, expected", [("float8", "dtype policy name"), ("bfloat16", "float32 weights")])
-def test_a_dtype_that_is_not_a_float32_weight_policy_is_refused(dtype, expected, tmp_path):
+@pytest.mark.parametrize("dtype", ["float8", "bfloat16", "int8_from_float32", "mixed_bfloat8"])
+def test_a_dtype_that_is_not_a_float32_weight_policy_is_refused(dtype, tmp_path):
     model, _ = _build("gan")
     zoo.save_preset(model, tmp_path / "preset", {"name": "tiny", "family": "gan"}, samples=False)
-    with pytest.raises(ValueError, match=expected):
+    with pytest.raises(ValueError, match="dtype must be one of float32, mixed_bfloat16, mixed_float16"):
         zoo.load(str(tmp_path / "preset"), dtype=dtype)

@@ -82,9 +82,10 @@ def test_load_with_another_noise_seed(tiny_preset):
     model = zoo.load(str(tiny_preset), seed=5)
     assert model.seed == 5
     assert not np.allclose(model.noise(4).numpy(), zoo.load(str(tiny_preset), seed=6).noise(4).numpy())
+    assert zoo.load(str(tiny_preset), seed=np.int64(5)).seed == 5
     with pytest.raises(ValueError, match="seed must be an integer"):
         zoo.load(str(tiny_preset), seed="5")
-    with pytest.raises(ValueError, match="no noise seed"):
+    with pytest.raises(ValueError, match="has no seed to set"):
         zoo.load("mnist_classifier", seed=5)
 
 

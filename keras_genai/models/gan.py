@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from keras_genai import distribution, losses
 from keras_genai.models import images as image_utils
+from keras_genai.models import optimizers
 
 
 def latent_noise(num_samples, seed, latent_dim):
@@ -143,8 +144,8 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
         if self.d_optimizer is None:
             return None
         return {
-            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
-            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+            "d_optimizer": optimizers.serialize_recipe_optimizer(self.d_optimizer),
+            "g_optimizer": optimizers.serialize_recipe_optimizer(self.g_optimizer),
         }
 
     def compile_from_config(self, config):

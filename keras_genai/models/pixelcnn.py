@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from keras_genai import distribution
 from keras_genai.models import images as image_utils
+from keras_genai.models import optimizers
 from keras_genai.nets import pixelcnn as nets
 
 
@@ -104,7 +105,7 @@ class PixelCNN(image_utils.ClassGridPreview, keras.Model):
     def get_compile_config(self):
         if getattr(self, "optimizer", None) is None:
             return None
-        return {"optimizer": keras.saving.serialize_keras_object(self.optimizer)}
+        return {"optimizer": optimizers.serialize_recipe_optimizer(self.optimizer)}
 
     def compile_from_config(self, config):
         self.compile(optimizer=keras.saving.deserialize_keras_object(config["optimizer"]))

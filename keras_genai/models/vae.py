@@ -27,7 +27,7 @@ import tensorflow_probability as tfp
 from keras_genai import distribution
 from keras_genai.metrics import likelihood as likelihood_metrics
 from keras_genai.models import images as image_utils
-from keras_genai.models import likelihoods
+from keras_genai.models import likelihoods, optimizers
 from keras_genai.models.gan import latent_noise
 
 tfd = tfp.distributions
@@ -126,7 +126,7 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
     def get_compile_config(self):
         if getattr(self, "optimizer", None) is None:
             return None
-        return {"optimizer": keras.saving.serialize_keras_object(self.optimizer)}
+        return {"optimizer": optimizers.serialize_recipe_optimizer(self.optimizer)}
 
     def compile_from_config(self, config):
         self.compile(optimizer=keras.saving.deserialize_keras_object(config["optimizer"]))

@@ -201,7 +201,7 @@ def _head(x, image_shape, params_per_pixel, output_units):
         x = layers.Conv2D(units, 1, activation="relu", name=f"output_{index}")(layers.ReLU()(x) if index == 0 else x)
     if not output_units:
         x = layers.ReLU()(x)
-    return layers.Conv2D(image_shape[-1] * params_per_pixel, 1, name="logits")(x)
+    return layers.Conv2D(image_shape[-1] * params_per_pixel, 1, dtype="float32", name="logits")(x)  # full precision
 
 
 def gated_pixelcnn(image_shape=(28, 28, 1), filters=64, num_layers=7, kernel_size=3, first_kernel_size=7,

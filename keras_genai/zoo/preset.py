@@ -9,6 +9,7 @@ from the metadata.
 import copy
 import datetime
 import json
+import numbers
 import os
 import shutil
 
@@ -35,51 +36,90 @@ def read_json(folder, name):
 
 def build_model(folder, dtype=None, seed=None):
     """The untrained, uncompiled model of ``folder/config.json`` and its compile config
-    (None when it was saved uncompiled): ``(model, compile_config)``. ``dtype``: a Keras dtype
-    policy name (``"mixed_bfloat16"``, ...) that replaces the saved one in every layer.
-    ``seed``: an integer that replaces the model's noise seed."""
+    (None when it was saved uncompiled): ``(model, compile_config)``. ``dtype``: a dtype policy
+    for the computations (see ``with_dtype_policy``). ``seed``: an integer that replaces the
+    model's own ``seed`` (see ``zoo.load``)."""
     config = read_json(folder, CONFIG_FILE)
     compile_config = config.pop("compile_config", None)
     if dtype is not None:
         config = with_dtype_policy(config, dtype)
     if seed is not None:
-        if "seed" not in config.get("config", {}):
-            raise ValueError(f"the model of {folder} ({config.get('class_name')}) has no noise seed to set")
-        if isinstance(seed, bool) or not isinstance(seed, int):
+        if not has_noise_seed(config):
+            raise ValueError(f"the model of {folder} ({config.get('class_name')}) has no seed to set")
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
             raise ValueError(f"seed must be an integer, got {seed!r}")
-        config["config"]["seed"] = seed
+        config["config"]["seed"] = int(seed)
     return keras.saving.deserialize_keras_object(config), compile_config
 
 
+def has_noise_seed(config):
+    """Whether a serialized model (a config.json dict) has a ``seed`` argument."""
+    return "seed" in config.get("config", {})
+
+
+DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+# Layers that only move values around: an output produced through them keeps its producer in float32.
+_SHAPE_ONLY_LAYERS = ("Reshape", "Flatten", "Permute")
+
+
 def with_dtype_policy(config, dtype):
-    """A copy of a serialized model whose layers all compute under the dtype policy ``dtype``
-    (a name such as ``"float32"``, ``"mixed_bfloat16"`` or ``"mixed_float16"``). Variables stay
-    float32 under the mixed policies, so the same weights file loads either way."""
-    try:
-        policy = keras.dtype_policies.get(dtype)
-    except ValueError as error:
-        raise ValueError(f"dtype must be a Keras dtype policy name such as 'float32' or 'mixed_bfloat16', "
-                         f"got {dtype!r}") from error
-    if policy.variable_dtype != "float32":
-        raise ValueError(f"dtype {dtype!r} would store the weights as {policy.variable_dtype}; presets keep "
-                         f"float32 weights: use 'float32', 'mixed_bfloat16' or 'mixed_float16'")
-    serialized = keras.saving.serialize_keras_object(policy)
+    """A copy of a serialized model that computes under the dtype policy ``dtype``.
+
+    ``dtype`` is one of ``DTYPE_POLICIES`` (a name or a ``keras.DTypePolicy``). Every layer
+    takes the policy except those that produce the outputs of a functional network (looking
+    through Reshape/Flatten/Permute), which stay as saved (float32): images, logits and
+    distribution parameters keep full precision, as when the nets are built under a global
+    mixed policy. Variables are float32 under all three policies, so the same weights file
+    loads either way.
+    """
+    name = getattr(dtype, "name", dtype)
+    if name not in DTYPE_POLICIES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPE_POLICIES)} (presets keep float32 weights), "
+                         f"got {dtype!r}")
+    policy = keras.saving.serialize_keras_object(keras.dtype_policies.get(name))
     float_dtypes = ("float16", "bfloat16", "float32")
 
-    def replace(node):
+    def replace(node, keep_policy=False):
         if isinstance(node, dict):
             if node.get("class_name") in ("DTypePolicy", "FloatDTypePolicy") and "config" in node:
-                return copy.deepcopy(serialized)
-            if (node.get("class_name") == "__keras_tensor__" and policy.compute_dtype == "float32"
+                return node if keep_policy else copy.deepcopy(policy)
+            if (node.get("class_name") == "__keras_tensor__" and name == "float32"
                     and node.get("config", {}).get("dtype") in float_dtypes):
                 # The recorded dtypes of a functional graph's intermediate tensors (informative only).
                 return {**node, "config": {**node["config"], "dtype": "float32"}}
-            return {key: replace(value) for key, value in node.items()}
+            if node.get("class_name") == "Functional":
+                outputs = _output_layers(node.get("config", {}))
+                layers = [replace(layer, keep_policy=layer.get("name") in outputs)
+                          for layer in node.get("config", {}).get("layers", [])]
+                node = {**node, "config": {**node["config"], "layers": layers}}
+                return {key: value if key == "config" else replace(value, keep_policy) for key, value in node.items()}
+            return {key: replace(value, keep_policy) for key, value in node.items()}
         if isinstance(node, (list, tuple)):
-            return [replace(value) for value in node]
+            return [replace(value, keep_policy) for value in node]
         return node
 
     return replace(config)
+
+
+def _output_layers(functional_config):
+    """Names of the layers of a serialized functional network that produce its outputs,
+    followed back through shape-only layers."""
+    outputs = functional_config.get("output_layers") or []
+    if outputs and isinstance(outputs[0], str):  # a single output: [name, node, tensor]
+        outputs = [outputs]
+    layers = {layer.get("name"): layer for layer in functional_config.get("layers", [])}
+    found, pending = set(), [entry[0] for entry in outputs]
+    while pending:
+        name = pending.pop()
+        if name in found or name not in layers:
+            continue
+        found.add(name)
+        if layers[name].get("class_name") in _SHAPE_ONLY_LAYERS:
+            for node in layers[name].get("inbound_nodes", []):
+                for arg in node.get("args", []):
+                    if isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__":
+                        pending.append(arg["config"]["keras_history"][0])
+    return found
 
 
 def load_weights(model, path, sha256=None):
