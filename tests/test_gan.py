@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_genai import nets
-from keras_genai.models import GAN, dcgan
+from keras_genai.models import GAN, dcgan, wgan_gp
 
 
 @pytest.mark.parametrize("refine", [False, True])
@@ -29,11 +29,13 @@ def test_the_refined_generator_adds_a_3x3_block_per_resolution_and_ends_at_base_
     assert convs(plain) == [("Conv2DTranspose", (4, 4, 8, 16)), ("Conv2DTranspose", (4, 4, 1, 8))]
     assert convs(refined) == [("Conv2DTranspose", (4, 4, 16, 32)), ("Conv2D", (3, 3, 16, 16)),
                               ("Conv2DTranspose", (4, 4, 8, 16)), ("Conv2D", (3, 3, 8, 1))]
-    model = dcgan((28, 28, 1), latent_dim=16, base_filters=8, refine=True, seed=0)
-    model.compile()
-    before = [w.numpy().copy() for w in model.generator.trainable_weights]
-    model.fit(np.zeros((16, 28, 28, 1), np.float32), batch_size=8, epochs=1, verbose=0)
-    assert all(np.any(b != a.numpy()) for b, a in zip(before, model.generator.trainable_weights))
+    for model in (dcgan((28, 28, 1), latent_dim=16, base_filters=8, refine=True, seed=0),
+                  wgan_gp((28, 28, 1), latent_dim=16, base_filters=8, critic_steps=2, refine=True, seed=0)):
+        assert convs(model.generator) == convs(refined)
+        model.compile()
+        before = [w.numpy().copy() for w in model.generator.trainable_weights]
+        model.fit(np.zeros((16, 28, 28, 1), np.float32), batch_size=8, epochs=1, verbose=0)
+        assert all(np.any(b != a.numpy()) for b, a in zip(before, model.generator.trainable_weights))
 
 
 def test_dcgan_rejects_unsupported_shapes():

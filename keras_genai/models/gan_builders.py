@@ -27,11 +27,12 @@ def mlp_gan(image_shape=(28, 28, 1), latent_dim=100, seed=None):
 
 
 def wgan_gp(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, critic_steps=5, penalty=10.0,
-            ema_decay=None, seed=None):
+            ema_decay=None, refine=False, seed=None):
     """WGAN-GP (Gulrajani et al., 2017): DCGAN generator, critic without batch norm,
-    Wasserstein loss, gradient penalty ``penalty`` (lambda), ``critic_steps`` per generator step."""
+    Wasserstein loss, gradient penalty ``penalty`` (lambda), ``critic_steps`` per generator step;
+    ``refine``: the deeper generator of ``nets.dcgan_generator``."""
     return GAN(
-        dcgan_generator(image_shape, latent_dim=latent_dim, base_filters=base_filters),
+        dcgan_generator(image_shape, latent_dim=latent_dim, base_filters=base_filters, refine=refine),
         dcgan_discriminator(image_shape, base_filters=base_filters, normalization=None, name="critic"),
         loss="wasserstein",
         discriminator_steps=critic_steps,
