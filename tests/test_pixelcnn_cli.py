@@ -43,7 +43,9 @@ def test_train_and_evaluate_a_small_pixelcnn_preset(tmp_path):
     code, _, err = cli("train", str(tmp_path / "tiny"), "--output", str(out), "--epochs", "1",
                        "--steps-per-epoch", "2", "--batch-size", "16", "--dtype", "mixed_bfloat16")
     assert code == 0, err[-3000:]
-    assert zoo.info(str(out))["training"]["dtype_policy"] == "mixed_bfloat16"
+    training = zoo.info(str(out))["training"]
+    assert training["dtype_policy"] == "mixed_bfloat16"
+    assert "previous_preset" not in training  # the source card's note about its own run is not inherited
     assert "bfloat16" not in (out / "config.json").read_text()  # the preset itself computes in float32
     code, stdout, err = cli("evaluate", str(out), "--num-examples", "30", "--batch-size", "20", "--update-card",
                             "--output", str(tmp_path / "r.json"))
