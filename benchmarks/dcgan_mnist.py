@@ -39,6 +39,8 @@ import tempfile
 import time
 import warnings
 
+from report import write_json
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -428,13 +430,9 @@ def main(argv=None):
     report["load_average_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     report["total_seconds"] = time.perf_counter() - started
 
-    partial = output + ".part"
-    with open(partial, "w") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
-    os.replace(partial, output)
     print_table(report)
-    print(f"\nwrote {output} ({report['total_seconds']:.0f} s)", flush=True)
+    write_json(report, output)
+    print(f"total {report['total_seconds']:.0f} s", flush=True)
     return report
 
 

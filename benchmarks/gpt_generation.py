@@ -19,12 +19,13 @@ preset has no weights, its untrained architecture is timed (speed does not depen
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import statistics
 import sys
 import time
+
+from report import write_json
 
 
 def _timed(fn, repeats):
@@ -101,10 +102,7 @@ def main(argv=None):
     print(f"  cache memory   {results['cache_bytes_batch_1'] / 1e6:.2f} MB per sequence")
     print(f"  training       {step * 1000:.0f} ms/step ({batch}x{length}), {batch * length / step:.0f} tok/s; "
           f"recipe of {steps} steps: {steps * step / 60:.1f} min at this speed")
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "w") as f:
-        json.dump(results, f, indent=2)
-    print(f"wrote {args.output}")
+    write_json(results, args.output)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,12 @@ bfloat16 can be slower than float32. Results are printed and written as JSON (de
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import statistics
 import time
+
+from report import write_json
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -36,8 +37,6 @@ SETTINGS = {"quick": dict(warmup=2, repeats=5), "full": dict(warmup=3, repeats=1
 
 
 def _batch(model, batch_size, rng):
-    import numpy as np
-
     if hasattr(model, "vocabulary"):
         text = rng.integers(0, len(model.vocabulary), (batch_size, model.context_length + 1)).astype("int32")
         return text[:, :-1], text[:, 1:]
@@ -138,10 +137,7 @@ def main():
             "tensorflow": tf.__version__, "keras": keras.__version__, "load_average": os.getloadavg(),
         },
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "w") as f:
-        json.dump(report, f, indent=1)
-    print(f"wrote {args.output}")
+    write_json(report, args.output)
 
 
 if __name__ == "__main__":

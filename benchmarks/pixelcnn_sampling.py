@@ -19,12 +19,13 @@ preset has no weights, its untrained architecture is timed (speed does not depen
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import statistics
 import sys
 import time
+
+from report import write_json
 
 
 def main(argv=None):
@@ -122,10 +123,7 @@ def main(argv=None):
           f"({results['differing_pixels']} differing pixels)")
     print(f"  train step (batch {batch}): {step:.3f} s, {batch / step:.0f} images/s, "
           f"one epoch ~{step * 60000 / batch:.0f} s")
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "w") as f:
-        json.dump(results, f, indent=2)
-    print(f"wrote {args.output}")
+    write_json(results, args.output)
     return 0
 
 
