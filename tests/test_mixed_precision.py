@@ -14,8 +14,9 @@ def _build(family):
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     images = rng.uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
-    if family == "gan":
-        model = models.dcgan(base_filters=8, seed=0)
+    if family in ("gan", "wgan_gp"):
+        model = models.dcgan(base_filters=8, seed=0) if family == "gan" else models.wgan_gp(
+            base_filters=8, critic_steps=2, seed=0)
         model.compile()
         return model, images
     binary = (images > 0).astype("float32")
@@ -32,19 +33,22 @@ def policy(request):
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"], indirect=True)
-@pytest.mark.parametrize("family", ["gan", "vae", "pixelcnn"])
+@pytest.mark.parametrize("family", ["gan", "wgan_gp", "vae", "pixelcnn"])
 def test_training_under_mixed_precision(family, policy):
     model, data = _build(family)
-    optimizers = [model.d_optimizer, model.g_optimizer] if family == "gan" else [model.optimizer]
+    adversarial = family in ("gan", "wgan_gp")
+    optimizers = [model.d_optimizer, model.g_optimizer] if adversarial else [model.optimizer]
     for optimizer in optimizers:
         scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
         assert scaled == (policy == "mixed_float16"), f"{policy}: loss scaling {'on' if scaled else 'off'}"
     history = model.fit(data, batch_size=16, epochs=1, verbose=0).history
     for name, values in history.items():
         assert np.all(np.isfinite(values)), f"{name}: {values}"
-    weights = model.generator.trainable_variables if family == "gan" else model.trainable_variables
+    if family == "wgan_gp":
+        assert history["gradient_penalty"][0] > 0
+    weights = model.generator.trainable_variables if adversarial else model.trainable_variables
     assert all(w.dtype == "float32" for w in weights), "variables must stay float32"
-    if family == "gan":
+    if adversarial:
         assert model.generate(np.zeros((2, model.latent_dim), np.float32)).dtype == np.float32
         assert model.sample(2, seed=0).dtype == np.uint8
     elif family == "vae":
@@ -124,3 +128,21 @@ def test_a_dtype_that_is_not_a_float32_weight_policy_is_refused(dtype, tmp_path)
     zoo.save_preset(model, tmp_path / "preset", {"name": "tiny", "family": "gan"}, samples=False)
     with pytest.raises(ValueError, match="dtype must be one of float32, mixed_bfloat16, mixed_float16"):
         zoo.load(str(tmp_path / "preset"), dtype=dtype)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16"], indirect=True)
+def test_gradient_penalty_under_bfloat16_is_close_to_float32(policy):
+    from keras_genai import losses
+    from keras_genai.nets.dcgan import dcgan_discriminator
+
+    rng = np.random.default_rng(0)
+    real, fake = (rng.uniform(-1, 1, (8, 28, 28, 1)).astype("float32") for _ in range(2))
+    eps = rng.uniform(0, 1, 8).astype("float32")
+    critic = dcgan_discriminator(base_filters=8, normalization=None)
+    keras.mixed_precision.set_dtype_policy("float32")
+    critic_f32 = dcgan_discriminator(base_filters=8, normalization=None)
+    critic_f32.set_weights(critic.get_weights())
+    assert critic.layers[1].compute_dtype == "bfloat16" and critic_f32.layers[1].compute_dtype == "float32"
+    low = float(losses.gradient_penalty(critic, real, fake, eps))
+    exact = float(losses.gradient_penalty(critic_f32, real, fake, eps))
+    assert low == pytest.approx(exact, rel=0.01), (low, exact)
