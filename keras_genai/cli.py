@@ -202,7 +202,7 @@ def _generate(args):
 
 # Card entries about one training run (not the recipe), dropped when a new run starts from the preset.
 RUN_NOTES = ("continued_from", "continuation", "wall_time_note", "total_epochs", "generator_steps", "retuned",
-             "dtype_policy", "resumed", "previous_preset", "weight_averaging_effect")
+             "dtype_policy", "resumed", "previous_preset", "weight_averaging_effect", "how_it_was_trained")
 
 
 def _train(args):
