@@ -430,8 +430,8 @@ def main(argv=None):
     report["load_average_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     report["total_seconds"] = time.perf_counter() - started
 
-    print_table(report)
     write_json(report, output)
+    print_table(report)
     print(f"total {report['total_seconds']:.0f} s", flush=True)
     return report
 

@@ -9,8 +9,12 @@ def write_json(results, path):
     path = os.path.abspath(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     partial = path + ".part"
-    with open(partial, "w") as f:
-        json.dump(results, f, indent=2)
-        f.write("\n")
-    os.replace(partial, path)
+    try:
+        with open(partial, "w") as f:
+            json.dump(results, f, indent=2)
+            f.write("\n")
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
     print(f"wrote {path}", flush=True)

@@ -36,6 +36,7 @@ def test_train_and_evaluate_a_small_pixelcnn_preset(tmp_path):
     for key in ("path", "pretrained_available", "weights", "parameters"):
         meta.pop(key, None)
     meta["name"] = "tiny_pixelcnn"
+    meta["training"]["how_it_was_trained"] = "two runs of the source preset"
     model = models.gated_pixelcnn((28, 28, 1), filters=4, num_layers=1, output_units=(4,), seed=0)
     model.compile()
     zoo.save_preset(model, tmp_path / "tiny", meta, samples=False)
@@ -45,7 +46,8 @@ def test_train_and_evaluate_a_small_pixelcnn_preset(tmp_path):
     assert code == 0, err[-3000:]
     training = zoo.info(str(out))["training"]
     assert training["dtype_policy"] == "mixed_bfloat16"
-    assert "previous_preset" not in training  # the source card's note about its own run is not inherited
+    for note in ("previous_preset", "how_it_was_trained"):  # the source card's notes about its own run
+        assert note not in training
     assert "bfloat16" not in (out / "config.json").read_text()  # the preset itself computes in float32
     code, stdout, err = cli("evaluate", str(out), "--num-examples", "30", "--batch-size", "20", "--update-card",
                             "--output", str(tmp_path / "r.json"))

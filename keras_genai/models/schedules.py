@@ -10,19 +10,20 @@ class HoldThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     ``end_learning_rate`` over ``decay_steps`` steps, and ``end_learning_rate`` after that.
 
     The usual GAN recipe (DCGAN, WGAN-GP): train at a constant rate, then anneal linearly.
-    With ``hold_steps=0`` it is Keras's ``PolynomialDecay`` with ``power=1``.
+    With ``hold_steps=0`` it is Keras's ``PolynomialDecay`` with ``power=1``. Steps are optimizer
+    steps: a run with another batch size or epoch count keeps the same knee and length in steps.
 
     Args:
         initial_learning_rate: float > 0.
         hold_steps: int >= 0, optimizer steps at the initial rate.
         decay_steps: int > 0, optimizer steps of the linear decay.
-        end_learning_rate: float >= 0, the final rate.
+        end_learning_rate: float in [0, initial_learning_rate], the final rate.
     """
 
     def __init__(self, initial_learning_rate, hold_steps, decay_steps, end_learning_rate=0.0, name=None):
         super().__init__()
-        if not initial_learning_rate > 0 or not end_learning_rate >= 0:
-            raise ValueError("initial_learning_rate must be > 0 and end_learning_rate >= 0, got "
+        if not initial_learning_rate > 0 or not 0 <= end_learning_rate <= initial_learning_rate:
+            raise ValueError("initial_learning_rate must be > 0 and end_learning_rate between 0 and it, got "
                              f"{initial_learning_rate!r} and {end_learning_rate!r}")
         if int(hold_steps) != hold_steps or hold_steps < 0 or int(decay_steps) != decay_steps or decay_steps < 1:
             raise ValueError(f"hold_steps must be an integer >= 0 and decay_steps an integer >= 1, got "
