@@ -38,6 +38,26 @@ def test_the_refined_generator_adds_a_3x3_block_per_resolution_and_ends_at_base_
         assert all(np.any(b != a.numpy()) for b, a in zip(before, model.generator.trainable_weights))
 
 
+def test_the_refined_discriminator_adds_a_3x3_block_per_resolution_and_keeps_the_critic_unnormalized():
+    def convs(model):
+        return [(layer.kernel.shape, layer.strides) for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    plain = nets.dcgan_discriminator((28, 28, 1), base_filters=8)
+    refined = nets.dcgan_discriminator((28, 28, 1), base_filters=8, refine=True)
+    assert convs(plain) == [((4, 4, 1, 8), (2, 2)), ((4, 4, 8, 16), (2, 2))]
+    assert convs(refined) == [((4, 4, 1, 8), (2, 2)), ((3, 3, 8, 8), (1, 1)),
+                              ((4, 4, 8, 16), (2, 2)), ((3, 3, 16, 16), (1, 1))]
+    assert refined(np.zeros((2, 28, 28, 1), np.float32)).shape == (2, 1)
+    critic = wgan_gp((28, 28, 1), latent_dim=16, base_filters=8, refine_discriminator=True, seed=0).discriminator
+    assert convs(critic) == convs(refined)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in critic.layers)
+    model = dcgan((28, 28, 1), latent_dim=16, base_filters=8, refine_discriminator=True, seed=0)
+    assert convs(model.discriminator) == convs(refined)
+    model.compile()
+    before = [w.numpy().copy() for w in model.discriminator.trainable_weights]
+    model.fit(np.zeros((16, 28, 28, 1), np.float32), batch_size=8, epochs=1, verbose=0)
+    assert all(np.any(b != a.numpy()) for b, a in zip(before, model.discriminator.trainable_weights))
+
+
 def test_dcgan_rejects_unsupported_shapes():
     with pytest.raises(ValueError, match="square images of size"):
         nets.dcgan_generator((48, 48, 3))

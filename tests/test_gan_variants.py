@@ -67,6 +67,30 @@ def test_ema_weights_round_trip_through_keras_files(tmp_path):
     np.testing.assert_array_equal(loaded.sample(2, seed=1), model.sample(2, seed=1))
 
 
+@pytest.mark.parametrize("fraction, batch, kept", [(0.5, 8, 4), (0.3, 8, 3), (0.01, 8, 1), (1.0, 8, 8)])
+def test_top_k_generator_loss_only_sends_gradient_to_the_most_real_fakes(fraction, batch, kept):
+    model = GAN(dcgan_generator((28, 28, 1), 8, 8), dcgan_discriminator((28, 28, 1), 8), generator_top_k=fraction)
+    logits = tf.Variable(np.random.default_rng(0).normal(size=(batch, 1)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(model._most_real(logits))
+    reached = np.flatnonzero(tape.gradient(loss, logits).numpy()[:, 0])
+    most_real = np.argsort(-logits.numpy()[:, 0])[:kept]
+    assert sorted(reached) == sorted(most_real)
+
+
+def test_top_k_training_runs_and_survives_a_keras_file(tmp_path):
+    from keras_genai.models import dcgan
+    keras.utils.set_random_seed(0)
+    model = dcgan(latent_dim=8, base_filters=8, seed=0, generator_top_k=0.5)
+    model.compile()
+    history = model.fit(_labelled().map(lambda x, y: x), epochs=1, verbose=0)
+    assert np.isfinite(history.history["g_loss"]).all() and int(model.g_optimizer.iterations) == 2
+    model.save(tmp_path / "topk.keras")
+    loaded = keras.saving.load_model(tmp_path / "topk.keras")
+    assert loaded.generator_top_k == 0.5
+    np.testing.assert_array_equal(loaded.sample(2, seed=1), model.sample(2, seed=1))
+
+
 def test_conditional_gan_trains_and_samples_requested_labels(cgan):
     history = cgan.fit(_labelled(), epochs=1, verbose=0)
     assert np.isfinite(history.history["d_loss"]).all()
@@ -134,6 +158,9 @@ def test_unconditional_variants_export_and_match(builder, tmp_path):
     ("ema_decay", 1.0, r"ema_decay must be None or in \(0, 1\)"),
     ("ema_decay", 0.0, r"ema_decay must be None or in \(0, 1\)"),
     ("num_classes", 1, "num_classes must be None or an integer >= 2"),
+    ("generator_top_k", 0.0, r"generator_top_k must be a fraction in \(0, 1\]"),
+    ("generator_top_k", 1.5, r"generator_top_k must be a fraction in \(0, 1\]"),
+    ("generator_top_k", True, r"generator_top_k must be a fraction in \(0, 1\]"),
 ])
 def test_out_of_range_options_are_refused(option, value, message):
     with pytest.raises(ValueError, match=message):

@@ -10,6 +10,8 @@ design covers the variants by configuration:
 - ``gradient_penalty``: lambda of the WGAN-GP penalty (0 disables it);
 - ``ema_decay``: keep an exponential moving average of the generator weights, used for
   sampling and export;
+- ``generator_top_k``: the generator loss averages only over the fraction of its fakes that
+  the discriminator rates most real ("top-k training", Sinha et al. 2020);
 - ``num_classes``: class-conditional GAN; both networks then take integer labels as their
   second input and training data must be (images, labels).
 """
@@ -45,25 +47,30 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
         discriminator_steps: int >= 1.
         gradient_penalty: float >= 0, weight of the WGAN-GP penalty.
         ema_decay: None, or a float in (0, 1) such as 0.999.
+        generator_top_k: float in (0, 1]; each generator update keeps the
+            ``ceil(generator_top_k * batch)`` fakes with the highest discriminator logits and
+            drops the gradients of the rest. 1.0 (default) uses every fake.
         num_classes: None (unconditional) or the number of classes (>= 2).
         seed: seed of the training noise (see ``distribution``: distinct per replica, the same
             for one device or several on the same global batch) and of ``sample(seed=None)``.
     """
 
     def __init__(self, generator, discriminator, loss="non_saturating", discriminator_steps=1,
-                 gradient_penalty=0.0, ema_decay=None, num_classes=None, seed=None, **kwargs):
+                 gradient_penalty=0.0, ema_decay=None, num_classes=None, seed=None,
+                 generator_top_k=1.0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(generator, dict):
             generator = keras.saving.deserialize_keras_object(generator)
         if isinstance(discriminator, dict):
             discriminator = keras.saving.deserialize_keras_object(discriminator)
-        _check_options(loss, discriminator_steps, gradient_penalty, ema_decay, num_classes)
+        _check_options(loss, discriminator_steps, gradient_penalty, ema_decay, num_classes, generator_top_k)
         self.generator = generator
         self.discriminator = discriminator
         self.loss_name = loss
         self.discriminator_steps = int(discriminator_steps)
         self.gradient_penalty = float(gradient_penalty)
         self.ema_decay = ema_decay
+        self.generator_top_k = float(generator_top_k)
         self.num_classes = num_classes
         self.latent_dim = int(generator.inputs[0].shape[-1])
         self.image_shape = tuple(int(d) for d in generator.outputs[0].shape[1:])
@@ -105,6 +112,7 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
             discriminator_steps=self.discriminator_steps,
             gradient_penalty=self.gradient_penalty,
             ema_decay=self.ema_decay,
+            generator_top_k=self.generator_top_k,
             num_classes=self.num_classes,
             seed=self.seed,
         )
@@ -222,7 +230,7 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
         g_vars = self.generator.trainable_variables
         with tf.GradientTape() as tape:
             g_logits = self._discriminate(self._generate(self.generator, z, real_labels, training=True), real_labels)
-            g_loss = g_loss_fn(g_logits)
+            g_loss = g_loss_fn(self._most_real(g_logits))
             scaled = self.g_optimizer.scale_loss(g_loss * share)
         gradients = distribution.skip_together(tape.gradient(scaled, g_vars), self.g_optimizer)
         self.g_optimizer.apply(gradients, g_vars)
@@ -240,6 +248,15 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
         if self.gradient_penalty:
             self.gp_tracker.update_state(penalty)
         return distribution.step_logs(self.metrics)
+
+    def _most_real(self, logits):
+        """The ``ceil(generator_top_k * batch)`` rows of (batch, 1) logits that score most real."""
+        if self.generator_top_k >= 1.0:
+            return logits
+        scores = tf.reshape(tf.cast(logits, tf.float32), [-1])
+        batch = tf.shape(scores)[0]
+        k = tf.maximum(1, tf.cast(tf.math.ceil(self.generator_top_k * tf.cast(batch, tf.float32)), tf.int32))
+        return tf.math.top_k(scores, k=k, sorted=False).values[:, None]
 
     # ----------------------------------------------------------------- generation
     def noise(self, num_samples, seed=None):
@@ -354,7 +371,7 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
 
 
 
-def _check_options(loss, discriminator_steps, gradient_penalty, ema_decay, num_classes):
+def _check_options(loss, discriminator_steps, gradient_penalty, ema_decay, num_classes, generator_top_k=1.0):
     if loss not in losses.ADVERSARIAL_LOSSES:
         raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(losses.ADVERSARIAL_LOSSES)}")
     most = distribution.STREAMS_PER_STEP // 2 - 1  # two noise streams per step, one for the generator
@@ -365,6 +382,9 @@ def _check_options(loss, discriminator_steps, gradient_penalty, ema_decay, num_c
         raise ValueError(f"gradient_penalty must be >= 0, got {gradient_penalty!r}")
     if ema_decay is not None and not 0.0 < ema_decay < 1.0:
         raise ValueError(f"ema_decay must be None or in (0, 1), got {ema_decay!r}")
+    if (isinstance(generator_top_k, bool) or not isinstance(generator_top_k, (int, float))
+            or not 0.0 < generator_top_k <= 1.0):
+        raise ValueError(f"generator_top_k must be a fraction in (0, 1], got {generator_top_k!r}")
     if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 2):
         raise ValueError(f"num_classes must be None or an integer >= 2, got {num_classes!r}")
 

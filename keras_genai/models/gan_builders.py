@@ -8,13 +8,16 @@ from keras_genai.models.gan import GAN
 from keras_genai.nets import dcgan_discriminator, dcgan_generator, mlp_discriminator, mlp_generator
 
 
-def dcgan(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, ema_decay=None, refine=False, seed=None):
+def dcgan(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, ema_decay=None, refine=False, seed=None,
+          generator_top_k=1.0, refine_discriminator=False):
     """DCGAN (Radford et al., 2015): convolutional nets, batch norm, non-saturating loss;
-    ``refine``: the deeper generator of ``nets.dcgan_generator``."""
+    ``refine`` / ``refine_discriminator``: the deeper networks of ``nets.dcgan_generator`` /
+    ``nets.dcgan_discriminator``; ``generator_top_k``: see ``GAN``."""
     return GAN(
         dcgan_generator(image_shape, latent_dim=latent_dim, base_filters=base_filters, refine=refine),
-        dcgan_discriminator(image_shape, base_filters=base_filters),
+        dcgan_discriminator(image_shape, base_filters=base_filters, refine=refine_discriminator),
         ema_decay=ema_decay,
+        generator_top_k=generator_top_k,
         seed=seed,
         name="dcgan",
     )
@@ -27,17 +30,20 @@ def mlp_gan(image_shape=(28, 28, 1), latent_dim=100, seed=None):
 
 
 def wgan_gp(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, critic_steps=5, penalty=10.0,
-            ema_decay=None, refine=False, seed=None):
+            ema_decay=None, refine=False, seed=None, generator_top_k=1.0, refine_discriminator=False):
     """WGAN-GP (Gulrajani et al., 2017): DCGAN generator, critic without batch norm,
     Wasserstein loss, gradient penalty ``penalty`` (lambda), ``critic_steps`` per generator step;
-    ``refine``: the deeper generator of ``nets.dcgan_generator``."""
+    ``refine`` / ``refine_discriminator``: the deeper generator / critic of ``nets``;
+    ``generator_top_k``: see ``GAN``."""
     return GAN(
         dcgan_generator(image_shape, latent_dim=latent_dim, base_filters=base_filters, refine=refine),
-        dcgan_discriminator(image_shape, base_filters=base_filters, normalization=None, name="critic"),
+        dcgan_discriminator(image_shape, base_filters=base_filters, normalization=None, refine=refine_discriminator,
+                            name="critic"),
         loss="wasserstein",
         discriminator_steps=critic_steps,
         gradient_penalty=penalty,
         ema_decay=ema_decay,
+        generator_top_k=generator_top_k,
         seed=seed,
         name="wgan_gp",
     )

@@ -79,12 +79,22 @@ def dcgan_generator(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, nu
     return keras.Model(inputs, images, name=name)
 
 
+def _critic_block(x, filters, kernel_size, strides, normalization, dropout):
+    x = layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=normalization != "batch")(x)
+    if normalization == "batch":
+        x = layers.BatchNormalization(synchronized=True)(x)
+    elif normalization == "layer":
+        x = layers.LayerNormalization(axis=[1, 2, 3])(x)
+    x = layers.LeakyReLU(0.2)(x)
+    return ReplicaDropout(dropout)(x) if dropout else x
+
+
 def _normalized_relu(x):
     return layers.ReLU()(layers.BatchNormalization(synchronized=True)(x))
 
 
 def dcgan_discriminator(image_shape=(28, 28, 1), base_filters=64, dropout=0.0, normalization="batch",
-                        num_classes=None, name="discriminator"):
+                        num_classes=None, refine=False, name="discriminator"):
     """Builds a DCGAN discriminator (or WGAN critic).
 
     Args:
@@ -95,6 +105,8 @@ def dcgan_discriminator(image_shape=(28, 28, 1), base_filters=64, dropout=0.0, n
             batch normalization (the gradient penalty is per sample).
         num_classes: for a projection discriminator (Miyato & Koyama, 2018): labels
             (batch,) int32 add ``<embed(label), features>`` to the logit.
+        refine: True adds a 3x3 convolution block (same filters, normalization, LeakyReLU)
+            after every strided one: about 2.3x the parameters for MNIST (322k instead of 138k).
     Returns:
         A functional ``keras.Model`` mapping images (batch, H, W, C) [and labels] to
         logits (batch, 1) float32.
@@ -106,14 +118,10 @@ def dcgan_discriminator(image_shape=(28, 28, 1), base_filters=64, dropout=0.0, n
     x = images
     filters = base_filters
     for i in range(steps):
-        x = layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=i == 0 or normalization != "batch")(x)
-        if i > 0 and normalization == "batch":
-            x = layers.BatchNormalization(synchronized=True)(x)
-        elif i > 0 and normalization == "layer":
-            x = layers.LayerNormalization(axis=[1, 2, 3])(x)
-        x = layers.LeakyReLU(0.2)(x)
-        if dropout:
-            x = ReplicaDropout(dropout)(x)
+        # DCGAN leaves the block that reads the image unnormalized.
+        x = _critic_block(x, filters, 4, 2, normalization if i > 0 else None, dropout)
+        if refine:
+            x = _critic_block(x, filters, 3, 1, normalization, dropout)
         filters *= 2
     features = layers.Flatten()(x)
     logits = layers.Dense(1, dtype="float32", name="logits")(features)
