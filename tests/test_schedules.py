@@ -23,7 +23,8 @@ def test_without_hold_it_is_a_linear_polynomial_decay():
 
 @pytest.mark.parametrize("kwargs", [dict(hold_steps=-1), dict(decay_steps=0), dict(hold_steps=2.5),
                                     dict(initial_learning_rate=0.0), dict(end_learning_rate=-1e-6),
-                                    dict(end_learning_rate=2e-3)])
+                                    dict(end_learning_rate=2e-3), dict(hold_steps=None), dict(decay_steps="10"),
+                                    dict(initial_learning_rate=None), dict(hold_steps=True)])
 def test_bad_arguments_are_refused(kwargs):
     arguments = dict(initial_learning_rate=1e-3, hold_steps=10, decay_steps=10, end_learning_rate=0.0)
     arguments.update(kwargs)

@@ -1,5 +1,7 @@
 """Learning-rate schedules that the presets' recipes use beyond Keras's own."""
 
+import numbers
+
 import keras
 from keras import ops
 
@@ -22,6 +24,10 @@ class HoldThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, hold_steps, decay_steps, end_learning_rate=0.0, name=None):
         super().__init__()
+        for argument, value in (("initial_learning_rate", initial_learning_rate), ("hold_steps", hold_steps),
+                                ("decay_steps", decay_steps), ("end_learning_rate", end_learning_rate)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ValueError(f"{argument} must be a number, got {value!r}")
         if not initial_learning_rate > 0 or not 0 <= end_learning_rate <= initial_learning_rate:
             raise ValueError("initial_learning_rate must be > 0 and end_learning_rate between 0 and it, got "
                              f"{initial_learning_rate!r} and {end_learning_rate!r}")
