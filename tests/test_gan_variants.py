@@ -67,7 +67,7 @@ def test_ema_weights_round_trip_through_keras_files(tmp_path):
     np.testing.assert_array_equal(loaded.sample(2, seed=1), model.sample(2, seed=1))
 
 
-@pytest.mark.parametrize("fraction, batch, kept", [(0.5, 8, 4), (0.3, 8, 3), (0.01, 8, 1), (1.0, 8, 8)])
+@pytest.mark.parametrize("fraction, batch, kept", [(0.5, 8, 4), (0.3, 8, 3), (0.01, 8, 1), (0.15, 100, 15)])
 def test_top_k_generator_loss_only_sends_gradient_to_the_most_real_fakes(fraction, batch, kept):
     model = GAN(dcgan_generator((28, 28, 1), 8, 8), dcgan_discriminator((28, 28, 1), 8), generator_top_k=fraction)
     logits = tf.Variable(np.random.default_rng(0).normal(size=(batch, 1)).astype(np.float32))
@@ -76,6 +76,22 @@ def test_top_k_generator_loss_only_sends_gradient_to_the_most_real_fakes(fractio
     reached = np.flatnonzero(tape.gradient(loss, logits).numpy()[:, 0])
     most_real = np.argsort(-logits.numpy()[:, 0])[:kept]
     assert sorted(reached) == sorted(most_real)
+
+
+def test_a_top_k_generator_step_trains_on_the_fakes_the_discriminator_rates_most_real():
+    def one_step(fraction):
+        keras.utils.set_random_seed(0)
+        model = GAN(dcgan_generator((28, 28, 1), 8, 8), dcgan_discriminator((28, 28, 1), 8),
+                    generator_top_k=fraction, seed=0)
+        model.compile()
+        logs = model.fit(_labelled(20, 20).map(lambda x, y: x), epochs=1, verbose=0).history
+        return logs["g_loss"][0], model.generator.get_weights()
+    all_loss, all_weights = one_step(1.0)
+    top_loss, top_weights = one_step(0.25)
+    # Same weights, noise and discriminator update; the kept fakes have the highest logits,
+    # so their non-saturating loss -log D(G(z)) is below the mean over all fakes.
+    assert top_loss < all_loss
+    assert any(not np.allclose(a, b) for a, b in zip(all_weights, top_weights))
 
 
 def test_top_k_training_runs_and_survives_a_keras_file(tmp_path):

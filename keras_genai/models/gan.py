@@ -17,6 +17,8 @@ design covers the variants by configuration:
 """
 
 
+import numbers
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -49,7 +51,10 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
         ema_decay: None, or a float in (0, 1) such as 0.999.
         generator_top_k: float in (0, 1]; each generator update keeps the
             ``ceil(generator_top_k * batch)`` fakes with the highest discriminator logits and
-            drops the gradients of the rest. 1.0 (default) uses every fake.
+            drops the gradients of the rest. 1.0 (default) uses every fake. ``batch`` is the
+            generator step's batch on one replica (with ``discriminator_steps > 1``, one slice
+            of it), so under ``tf.distribute`` the choice is per replica, not over the global
+            batch. In a conditional GAN the choice is made across classes.
         num_classes: None (unconditional) or the number of classes (>= 2).
         seed: seed of the training noise (see ``distribution``: distinct per replica, the same
             for one device or several on the same global batch) and of ``sample(seed=None)``.
@@ -254,8 +259,9 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
         if self.generator_top_k >= 1.0:
             return logits
         scores = tf.reshape(tf.cast(logits, tf.float32), [-1])
-        batch = tf.shape(scores)[0]
-        k = tf.maximum(1, tf.cast(tf.math.ceil(self.generator_top_k * tf.cast(batch, tf.float32)), tf.int32))
+        batch = tf.cast(tf.shape(scores)[0], tf.float64)
+        # The tolerance keeps ceil(0.15 * 100) at 15 despite 0.15 * 100 = 15.000000000000002.
+        k = tf.cast(tf.math.ceil(self.generator_top_k * batch - 1e-9), tf.int32)
         return tf.math.top_k(scores, k=k, sorted=False).values[:, None]
 
     # ----------------------------------------------------------------- generation
@@ -382,7 +388,7 @@ def _check_options(loss, discriminator_steps, gradient_penalty, ema_decay, num_c
         raise ValueError(f"gradient_penalty must be >= 0, got {gradient_penalty!r}")
     if ema_decay is not None and not 0.0 < ema_decay < 1.0:
         raise ValueError(f"ema_decay must be None or in (0, 1), got {ema_decay!r}")
-    if (isinstance(generator_top_k, bool) or not isinstance(generator_top_k, (int, float))
+    if (isinstance(generator_top_k, bool) or not isinstance(generator_top_k, numbers.Real)
             or not 0.0 < generator_top_k <= 1.0):
         raise ValueError(f"generator_top_k must be a fraction in (0, 1], got {generator_top_k!r}")
     if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 2):

@@ -1,5 +1,6 @@
 """Learning-rate schedules that the presets' recipes use beyond Keras's own."""
 
+import math
 import numbers
 
 import keras
@@ -26,8 +27,8 @@ class HoldThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         super().__init__()
         for argument, value in (("initial_learning_rate", initial_learning_rate), ("hold_steps", hold_steps),
                                 ("decay_steps", decay_steps), ("end_learning_rate", end_learning_rate)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise ValueError(f"{argument} must be a number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise ValueError(f"{argument} must be a finite number (not a bool), got {value!r}")
         if not initial_learning_rate > 0 or not 0 <= end_learning_rate <= initial_learning_rate:
             raise ValueError("initial_learning_rate must be > 0 and end_learning_rate between 0 and it, got "
                              f"{initial_learning_rate!r} and {end_learning_rate!r}")
