@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from keras_genai import export, runtime
-from keras_genai.models import GAN, conditional_dcgan, mlp_gan, wgan_gp
+from keras_genai.models import GAN, conditional_dcgan, dcgan, mlp_gan, wgan_gp
 from keras_genai.nets import dcgan_discriminator, dcgan_generator
 
 
@@ -95,7 +95,6 @@ def test_a_top_k_generator_step_trains_on_the_fakes_the_discriminator_rates_most
 
 
 def test_top_k_training_runs_and_survives_a_keras_file(tmp_path):
-    from keras_genai.models import dcgan
     keras.utils.set_random_seed(0)
     model = dcgan(latent_dim=8, base_filters=8, seed=0, generator_top_k=0.5)
     model.compile()

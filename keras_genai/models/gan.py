@@ -377,7 +377,7 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
 
 
 
-def _check_options(loss, discriminator_steps, gradient_penalty, ema_decay, num_classes, generator_top_k=1.0):
+def _check_options(loss, discriminator_steps, gradient_penalty, ema_decay, num_classes, generator_top_k):
     if loss not in losses.ADVERSARIAL_LOSSES:
         raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(losses.ADVERSARIAL_LOSSES)}")
     most = distribution.STREAMS_PER_STEP // 2 - 1  # two noise streams per step, one for the generator

@@ -106,7 +106,8 @@ def dcgan_discriminator(image_shape=(28, 28, 1), base_filters=64, dropout=0.0, n
         num_classes: for a projection discriminator (Miyato & Koyama, 2018): labels
             (batch,) int32 add ``<embed(label), features>`` to the logit.
         refine: True adds a 3x3 convolution block (same filters, normalization, LeakyReLU,
-            dropout; normalized even at the first resolution) after every strided one: about 2.3x the parameters for MNIST (324k instead of 138k).
+            dropout; normalized even at the first resolution) after every strided one:
+            about 2.3x the parameters for MNIST (324k instead of 138k).
     Returns:
         A functional ``keras.Model`` mapping images (batch, H, W, C) [and labels] to
         logits (batch, 1) float32.
