@@ -63,6 +63,8 @@ def _parser():
     p.add_argument("--labels", default=None,
                    help="conditional presets: one class for all samples (7) or one per sample (0,1,2,...)")
     p.add_argument("--weights", default=None, help="a .weights.h5 path or URL to use instead")
+    p.add_argument("--candidates", type=int, default=1,
+                   help="GANs: keep the most real (by the discriminator) of this many draws per image (default 1)")
     p.set_defaults(run=_sample)
 
     p = commands.add_parser("generate", help="continue a prompt with a language-model preset (gpt_shakespeare)")
@@ -108,6 +110,9 @@ def _parser():
     p.add_argument("--reference", default=None, help="TFDS dataset/split to compare with (default: <preset dataset>/test)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--candidates", type=int, default=1,
+                   help="GANs: evaluate discriminator-ranked samples, the most real of this many draws per "
+                        "image; the card stores them apart from the plain samples (default 1)")
     p.add_argument("--output", default=None, help="write the results as JSON here")
     p.add_argument("--update-card", action="store_true",
                    help="store the results in the preset's metadata.json and re-render its model card")
@@ -183,6 +188,9 @@ def _sample(args):
         except ValueError:
             raise ValueError(f"--labels takes integers separated by commas, got {args.labels!r}") from None
         kwargs["labels"] = labels[0] if len(labels) == 1 else labels
+    if args.candidates != 1:
+        _refuse_candidates_unless_gan(args.preset, zoo.info(args.preset))
+        kwargs["candidates"] = args.candidates
     images = model.sample(args.num_samples, seed=args.seed, **kwargs)
     plot.save_grid(images, args.output)
     if args.npy:
@@ -397,6 +405,8 @@ def _evaluate(args):
     from keras_genai.metrics import evaluate
 
     meta = zoo.info(args.preset)
+    if args.candidates != 1:
+        _refuse_candidates_unless_gan(args.preset, meta)
     if meta.get("family") == "vae":
         return _evaluate_vae(args, meta)
     if meta.get("family") == "pixelcnn":
@@ -408,7 +418,8 @@ def _evaluate(args):
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     model = zoo.load(args.preset, compile=False)
     results = evaluate.evaluate(model, metrics=metrics, num_samples=args.num_samples, features=args.features,
-                                reference=(name, split or "test"), batch_size=args.batch_size, seed=args.seed)
+                                reference=(name, split or "test"), batch_size=args.batch_size, seed=args.seed,
+                                candidates=args.candidates)
     results["command"] = _command_line()
     if args.features == "mnist":
         floor = zoo.info("mnist_classifier").get("metrics", {}).get(f"real_data_floor_{name}")
@@ -416,7 +427,14 @@ def _evaluate(args):
             results["real_data_floor"] = {k: floor[k] for k in ("fid", "is_mean", "candidate", "reference")}
     _report(results, args.output)
     if args.update_card:
-        _store_metrics(args.preset, f"{args.features}_features", results)
+        ranked = f"_ranked_best_of_{args.candidates}" if args.candidates != 1 else ""
+        _store_metrics(args.preset, f"{args.features}_features{ranked}", results)
+
+
+def _refuse_candidates_unless_gan(preset, meta):
+    if meta.get("family") != "gan":
+        raise ValueError(f"--candidates ranks GAN samples with the discriminator; {preset} is a "
+                         f"{meta.get('family')} preset, so leave it at 1")
 
 
 def _edge_files(model):

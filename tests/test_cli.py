@@ -44,6 +44,8 @@ def test_sample_writes_png_and_array(tmp_path):
     (("sample", "dcgan_mnst"), "did you mean dcgan_mnist"),
     (("sample", "dcgan_mnist", "-n", "0"), "positive integer"),
     (("sample", "dcgan_celeba"), "keras-genai train dcgan_celeba"),
+    (("sample", "dcgan_mnist", "--candidates", "0"), "candidates must be a positive integer"),
+    (("sample", "vae_mnist", "--candidates", "2"), "--candidates ranks GAN samples"),
 ])
 def test_bad_input_exits_1_with_a_clear_message(args, expected, tmp_path):
     code, _, err = cli(*args, "--output", str(tmp_path / "x.png"))

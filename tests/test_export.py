@@ -20,11 +20,12 @@ def test_saved_model_has_tf_serving_layout_and_named_signatures(tiny_gan, tmp_pa
     assert os.path.isfile(os.path.join(path, "saved_model.pb"))
     assert sorted(os.listdir(tmp_path / "dcgan")) == ["3"]  # no staging leftovers
     loaded = tf.saved_model.load(path)
-    assert set(loaded.signatures) == {"serving_default", "sample"}
+    assert set(loaded.signatures) == {"serving_default", "sample", "sample_ranked"}
     default = loaded.signatures["serving_default"]
     assert list(default.structured_input_signature[1]) == ["z"]
     assert list(default.structured_outputs) == ["images"]
     assert sorted(loaded.signatures["sample"].structured_input_signature[1]) == ["num_samples", "seed"]
+    assert sorted(loaded.signatures["sample_ranked"].structured_input_signature[1]) == ["candidates", "num_samples", "seed"]
 
 
 def test_sample_signature_matches_keras_sample(tiny_gan, tmp_path):
@@ -133,7 +134,7 @@ def test_export_folders_are_readable_by_other_users(tiny_gan, tmp_path):
 
 def test_runtime_names_signatures_and_inputs_it_does_not_have(tiny_gan, tmp_path):
     path = export.saved_model(tiny_gan, tmp_path / "gan")
-    with pytest.raises(KeyError, match=r"has no signature 'nope'; it has \['sample', 'serving_default'\]"):
+    with pytest.raises(KeyError, match=r"has no signature 'nope'; it has \['sample', 'sample_ranked', 'serving_default'\]"):
         runtime.run_saved_model(path, {}, "nope")
     with pytest.raises(KeyError, match=r"takes inputs \['num_samples', 'seed'\]; got unexpected \['count'\], "
                                        r"missing \['num_samples'\]"):

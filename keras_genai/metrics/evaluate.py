@@ -16,21 +16,23 @@ from keras_genai.metrics.precision_recall import precision_recall
 METRICS = ("fid", "kid", "is", "pr")
 
 
-def model_batches(model, num_samples, batch_size=500, seed=0):
+def model_batches(model, num_samples, batch_size=500, seed=0, candidates=1):
     """Yields uint8 sample batches from ``model.sample``, seeded per batch (reproducible).
 
     A conditional model (``num_classes``) gets balanced labels ``i % num_classes`` and the
-    batches are ``(images, labels)`` pairs.
+    batches are ``(images, labels)`` pairs. ``candidates`` > 1 asks a GAN for
+    discriminator-ranked samples (``GAN.sample(..., candidates=...)``).
     """
     num_classes = getattr(model, "num_classes", None)
+    options = {"candidates": candidates} if candidates != 1 else {}
     for index, start in enumerate(range(0, num_samples, batch_size)):
         count = min(batch_size, num_samples - start)
         batch_seed = seed * 1_000_003 + index
         if num_classes:
             labels = (start + np.arange(count)) % num_classes
-            yield model.sample(count, seed=batch_seed, labels=labels), labels
+            yield model.sample(count, seed=batch_seed, labels=labels, **options), labels
         else:
-            yield model.sample(count, seed=batch_seed)
+            yield model.sample(count, seed=batch_seed, **options)
 
 
 def dataset_batches(name, split, num_samples=None, batch_size=500, data_dir=None, manual_dir=None):
@@ -105,7 +107,7 @@ def compare(extractor, reference, candidate, metrics=METRICS, seed=0, is_splits=
 
 
 def evaluate(model, metrics=METRICS, num_samples=10_000, features="mnist", reference=("mnist", "test"),
-             batch_size=500, seed=0, progress=True, data_dir=None, manual_dir=None):
+             batch_size=500, seed=0, progress=True, data_dir=None, manual_dir=None, candidates=1):
     """Evaluates ``model.sample`` against a TFDS reference split.
 
     Args:
@@ -115,8 +117,10 @@ def evaluate(model, metrics=METRICS, num_samples=10_000, features="mnist", refer
         num_samples: generated images (10,000 is the usual protocol).
         features: "mnist" (offline domain network), "inception", or a ``FeatureExtractor``.
         reference: (TFDS name, split); the whole split is used.
+        candidates: 1, or for GANs the draws per image of discriminator-ranked sampling.
     Returns:
-        dict of metric values plus the protocol (features, reference, counts, seed).
+        dict of metric values plus the protocol (features, reference, counts, seed, and
+        candidates when above 1).
     """
     if num_samples < 2:
         raise ValueError(f"num_samples must be >= 2, got {num_samples}")
@@ -124,11 +128,13 @@ def evaluate(model, metrics=METRICS, num_samples=10_000, features="mnist", refer
     name, split = reference
     real = Collected(extractor, dataset_batches(name, split, None, batch_size, data_dir, manual_dir),
                      progress=progress, label=f"{name}/{split}")
-    fake = Collected(extractor, model_batches(model, num_samples, batch_size, seed), total=num_samples,
+    fake = Collected(extractor, model_batches(model, num_samples, batch_size, seed, candidates), total=num_samples,
                      progress=progress, label="samples")
     results = compare(extractor, real, fake, metrics, seed=seed)
     results.update(features=extractor.name, reference=f"{name}/{split}", reference_count=real.count,
                    num_samples=fake.count, seed=seed)
+    if candidates != 1:
+        results["candidates"] = candidates
     return results
 
 

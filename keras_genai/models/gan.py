@@ -96,6 +96,7 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
         self.d_optimizer = None
         self.g_optimizer = None
         self._generate_fn = None
+        self._ranked_fn = None
         self.built = True
 
     @property
@@ -301,7 +302,7 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
             chunks.append(self._generate_fn(inputs))
         return tf.concat(chunks, axis=0).numpy()
 
-    def sample(self, num_samples, seed=None, labels=None, batch_size=256):
+    def sample(self, num_samples, seed=None, labels=None, batch_size=256, candidates=1):
         """Draws ``num_samples`` images.
 
         Args:
@@ -310,13 +311,38 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
                 (identical to the exported ``sample`` signature with the same seed).
             labels: conditional models only (required there): an int for all samples or
                 ``num_samples`` ints in [0, num_classes).
+            candidates: positive int. Above 1, each image is the one of ``candidates``
+                generator draws that the discriminator rates most real (discriminator-ranked
+                sampling; see ``most_real_of``). It trades diversity for fidelity and costs
+                ``candidates`` times the generator work; equal to the exported
+                ``sample_ranked`` signature.
         Returns:
             np.ndarray uint8 (num_samples, H, W, C) in [0, 255].
         """
         num_samples = image_utils.check_count(num_samples)
         labels = self.check_labels(labels, num_samples)
-        images = self.generate(self.noise(num_samples, seed), labels=labels, batch_size=batch_size)
+        candidates = _check_candidates(candidates)
+        z = self.noise(num_samples * candidates, seed)
+        if candidates == 1:
+            images = self.generate(z, labels=labels, batch_size=batch_size)
+        else:
+            images = self._ranked(z, labels, candidates, batch_size)
         return image_utils.to_uint8(images).numpy()
+
+    def _ranked(self, z, labels, candidates, batch_size):
+        """``most_real_of`` in chunks of about ``batch_size`` generated images."""
+        if self._ranked_fn is None:
+            generator, discriminator, conditional = self.sampling_generator, self.discriminator, self.conditional
+            self._ranked_fn = tf.function(
+                lambda z, labels, candidates: most_real_of(generator, discriminator, z, labels, candidates, conditional),
+                reduce_retracing=True)
+        per_chunk = max(1, batch_size // candidates)
+        num_samples = int(z.shape[0]) // candidates
+        chunks = []
+        for i in range(0, num_samples, per_chunk):
+            chunk_labels = labels[i : i + per_chunk] if self.conditional else tf.zeros([0], tf.int32)
+            chunks.append(self._ranked_fn(z[i * candidates : (i + per_chunk) * candidates], chunk_labels, candidates))
+        return tf.concat(chunks, axis=0).numpy()
 
     # ----------------------------------------------------------------- export
     def export_signatures(self):
@@ -324,14 +350,17 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
 
         Unconditional:
         - ``serving_default``: z (batch, latent_dim) float32 -> images float32 in [-1, 1];
-        - ``sample``: num_samples int32 scalar, seed int64 scalar -> images uint8 (stateless).
-        Conditional: ``serving_default`` also takes labels (batch,) int32, and ``sample``
-        takes labels (n,) int32 and seed (one image per label).
+        - ``sample``: num_samples int32 scalar, seed int64 scalar -> images uint8 (stateless);
+        - ``sample_ranked``: num_samples, candidates int32 scalars, seed -> images uint8, equal
+          to ``sample(num_samples, seed, candidates=candidates)``.
+        Conditional: ``serving_default`` also takes labels (batch,) int32, and ``sample`` and
+        ``sample_ranked`` take labels (n,) int32 in place of num_samples (one image per label).
         """
-        generator = self.sampling_generator
+        generator, discriminator = self.sampling_generator, self.discriminator
         latent_dim = self.latent_dim
         z_spec = tf.TensorSpec([None, latent_dim], tf.float32, name="z")
         seed_spec = tf.TensorSpec([], tf.int64, name="seed")
+        candidates_spec = tf.TensorSpec([], tf.int32, name="candidates")
         if not self.conditional:
             def generate(z):
                 return {"images": generator(z, training=False)}
@@ -340,9 +369,17 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
                 z = latent_noise(num_samples, seed, latent_dim)
                 return {"images": image_utils.to_uint8(generator(z, training=False))}
 
+            def sample_ranked(num_samples, candidates, seed):
+                candidates = _positive(candidates)
+                z = latent_noise(num_samples * candidates, seed, latent_dim)
+                images = most_real_of(generator, discriminator, z, None, candidates, conditional=False)
+                return {"images": image_utils.to_uint8(images)}
+
+            count_spec = tf.TensorSpec([], tf.int32, name="num_samples")
             return {
                 "serving_default": (generate, [z_spec]),
-                "sample": (sample, [tf.TensorSpec([], tf.int32, name="num_samples"), seed_spec]),
+                "sample": (sample, [count_spec, seed_spec]),
+                "sample_ranked": (sample_ranked, [count_spec, candidates_spec, seed_spec]),
             }
 
         def generate_conditional(z, labels):
@@ -352,10 +389,17 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
             z = latent_noise(tf.shape(labels)[0], seed, latent_dim)
             return {"images": image_utils.to_uint8(generator([z, labels], training=False))}
 
+        def sample_ranked_conditional(labels, candidates, seed):
+            candidates = _positive(candidates)
+            z = latent_noise(tf.shape(labels)[0] * candidates, seed, latent_dim)
+            images = most_real_of(generator, discriminator, z, labels, candidates, conditional=True)
+            return {"images": image_utils.to_uint8(images)}
+
         labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
         return {
             "serving_default": (generate_conditional, [z_spec, labels_spec]),
             "sample": (sample_conditional, [labels_spec, seed_spec]),
+            "sample_ranked": (sample_ranked_conditional, [labels_spec, candidates_spec, seed_spec]),
         }
 
     edge_signature = "serving_default"
@@ -372,9 +416,58 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
             inputs = {"labels": labels} if self.conditional else {"num_samples": np.int32(num_samples)}
             inputs["seed"] = np.int64(seed)
             return inputs, self.sample(num_samples, seed=seed, labels=labels)
+        if signature == "sample_ranked":
+            inputs = {"labels": labels} if self.conditional else {"num_samples": np.int32(num_samples)}
+            inputs.update(candidates=np.int32(EXAMPLE_CANDIDATES), seed=np.int64(seed))
+            return inputs, self.sample(num_samples, seed=seed, labels=labels, candidates=EXAMPLE_CANDIDATES)
         raise KeyError(f"unknown signature {signature!r}; expected one of {sorted(self.export_signatures())}")
 
 
+
+
+def most_real_of(generator, discriminator, z, labels, candidates, conditional):
+    """Discriminator-ranked generation: of each run of ``candidates`` consecutive rows of ``z``,
+    the generated image the discriminator rates most real.
+
+    A fixed-size form of discriminator rejection sampling (Azadi et al. 2019): it keeps the
+    draws the discriminator finds most convincing, trading diversity for fidelity.
+
+    Args:
+        z: float32 (num_samples * candidates, latent_dim); rows ``i * candidates`` to
+            ``(i + 1) * candidates - 1`` are the candidates for image ``i``.
+        labels: conditional models: int32 (num_samples,), one per image (each candidate gets
+            its image's label); otherwise ignored.
+        candidates: positive int or int32 scalar tensor.
+    Returns:
+        float images (num_samples, H, W, C) in [-1, 1].
+    """
+    if conditional:
+        labels = tf.repeat(labels, candidates)
+        images = generator([z, labels], training=False)
+        scores = discriminator([images, labels], training=False)
+    else:
+        images = generator(z, training=False)
+        scores = discriminator(images, training=False)
+    scores = tf.reshape(tf.cast(scores, tf.float32), [-1, candidates])
+    best = tf.argmax(scores, axis=1, output_type=tf.int32) + tf.range(tf.shape(scores)[0]) * candidates
+    return tf.gather(images, best)
+
+
+# The candidates per image that ``example_inputs`` (and so the export checks) use.
+EXAMPLE_CANDIDATES = 3
+
+
+def _positive(candidates):
+    """A served ``candidates`` scalar, checked in the graph: it must be at least 1."""
+    check = tf.debugging.assert_greater_equal(candidates, 1, message="candidates must be a positive integer")
+    with tf.control_dependencies([check]):
+        return tf.identity(candidates)
+
+
+def _check_candidates(candidates):
+    if isinstance(candidates, bool) or not isinstance(candidates, numbers.Integral) or candidates < 1:
+        raise ValueError(f"candidates must be a positive integer (1 = plain generator samples), got {candidates!r}")
+    return int(candidates)
 
 
 def _check_options(loss, discriminator_steps, gradient_penalty, ema_decay, num_classes, generator_top_k):

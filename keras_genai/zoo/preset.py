@@ -261,6 +261,8 @@ _METRIC_ROWS = [
 def _evaluation_section(title, results):
     """A Markdown table for one evaluation run (``keras-genai evaluate`` or ``floor``)."""
     candidate = results.get("candidate") or f"{results.get('num_samples')} samples (seed {results.get('seed')})"
+    if results.get("candidates"):
+        candidate += f", each the most real of {results['candidates']} generator draws by the discriminator"
     lines = ["", f"### {title}", "",
              f"{results.get('features')} features; {candidate} against {results.get('reference')}"
              + (f" ({results['reference_count']} images)" if results.get("reference_count") else "") + ".", "",

@@ -1,0 +1,75 @@
+"""Discriminator-ranked sampling: ``GAN.sample(..., candidates=m)``, its export, CLI and card."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_genai import export, runtime
+from keras_genai.metrics import evaluate
+from keras_genai.models import conditional_dcgan
+from keras_genai.models.images import to_uint8
+from keras_genai.zoo.preset import render_model_card
+
+
+def _best_by_hand(model, num_samples, candidates, seed, labels=None):
+    """Generates every candidate, scores each with the discriminator, keeps the top one."""
+    z = model.noise(num_samples * candidates, seed=seed)
+    repeated = None if labels is None else np.repeat(labels, candidates)
+    images = model.generate(z, labels=repeated)
+    inputs = images if labels is None else [images, repeated]
+    scores = np.asarray(model.discriminator(inputs, training=False)).reshape(num_samples, candidates)
+    best = scores.argmax(axis=1) + np.arange(num_samples) * candidates
+    return to_uint8(images[best]).numpy(), scores
+
+
+def test_each_image_is_the_most_real_of_its_candidates(tiny_gan):
+    expected, scores = _best_by_hand(tiny_gan, 6, 4, seed=5)
+    assert len(np.unique(scores.argmax(axis=1))) > 1  # the winner is not always the first draw
+    np.testing.assert_array_equal(tiny_gan.sample(6, seed=5, candidates=4), expected)
+    # Chunking (here one image of 4 candidates per call) does not change the result.
+    np.testing.assert_array_equal(tiny_gan.sample(6, seed=5, candidates=4, batch_size=5), expected)
+
+
+def test_one_candidate_is_the_plain_sample(tiny_gan):
+    np.testing.assert_array_equal(tiny_gan.sample(5, seed=3, candidates=1), tiny_gan.sample(5, seed=3))
+
+
+def test_conditional_candidates_are_judged_with_their_label():
+    model = conditional_dcgan(num_classes=10, latent_dim=8, base_filters=8, seed=0)
+    labels = np.array([1, 7, 7, 3], np.int32)
+    expected, _ = _best_by_hand(model, 4, 3, seed=2, labels=labels)
+    np.testing.assert_array_equal(model.sample(4, seed=2, labels=labels, candidates=3), expected)
+
+
+@pytest.mark.parametrize("candidates", [0, -2, 2.5, True, "3"])
+def test_bad_candidates_are_refused(tiny_gan, candidates):
+    with pytest.raises(ValueError, match="candidates must be a positive integer"):
+        tiny_gan.sample(2, seed=0, candidates=candidates)
+
+
+def test_sample_ranked_signature_matches_and_checks_its_input(tiny_gan, tmp_path):
+    path = export.saved_model(tiny_gan, tmp_path / "m")
+    assert export.check_saved_model(tiny_gan, path)["sample_ranked"]["max_abs_diff"] <= 1
+    served = runtime.run_saved_model(path, {"num_samples": np.int32(3), "candidates": np.int32(5),
+                                            "seed": np.int64(9)}, "sample_ranked")["images"]
+    assert served.dtype == np.uint8 and served.shape == (3, 28, 28, 1)
+    np.testing.assert_array_equal(served, tiny_gan.sample(3, seed=9, candidates=5))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="candidates must be a positive integer"):
+        runtime.run_saved_model(path, {"num_samples": np.int32(3), "candidates": np.int32(0),
+                                       "seed": np.int64(9)}, "sample_ranked")
+
+
+def test_evaluation_passes_candidates_and_the_card_says_so():
+    class Recorder:
+        calls = []
+
+        def sample(self, n, seed=0, candidates=1):
+            self.calls.append(candidates)
+            return np.zeros((n, 28, 28, 1), np.uint8)
+
+    list(evaluate.model_batches(Recorder(), 20, 10, candidates=3))
+    assert Recorder.calls == [3, 3]
+    card = render_model_card({"name": "x", "metrics": {"mnist_features_ranked_best_of_3": {
+        "fid": 3.0, "is_mean": 9.3, "num_samples": 10, "seed": 0, "candidates": 3, "features": "mnist",
+        "reference": "mnist/test"}}})
+    assert "each the most real of 3 generator draws by the discriminator" in card
