@@ -313,8 +313,8 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
                 ``num_samples`` ints in [0, num_classes).
             candidates: positive int. Above 1, each image is the one of ``candidates``
                 generator draws that the discriminator rates most real (discriminator-ranked
-                sampling; see ``most_real_of``). It trades diversity for fidelity and costs
-                ``candidates`` times the generator work; equal to the exported
+                sampling; see ``most_real_of``). It trades diversity for fidelity and runs
+                both networks on ``num_samples * candidates`` images; equal to the exported
                 ``sample_ranked`` signature.
         Returns:
             np.ndarray uint8 (num_samples, H, W, C) in [0, 255].
@@ -429,8 +429,9 @@ def most_real_of(generator, discriminator, z, labels, candidates, conditional):
     """Discriminator-ranked generation: of each run of ``candidates`` consecutive rows of ``z``,
     the generated image the discriminator rates most real.
 
-    A fixed-size form of discriminator rejection sampling (Azadi et al. 2019): it keeps the
-    draws the discriminator finds most convincing, trading diversity for fidelity.
+    A fixed-size relative of discriminator rejection sampling (Azadi et al. 2019): instead of
+    accepting each draw with a probability, it keeps the best of a fixed number, so shapes are
+    static (exportable) and the cost is known. It trades diversity for fidelity.
 
     Args:
         z: float32 (num_samples * candidates, latent_dim); rows ``i * candidates`` to
