@@ -178,6 +178,8 @@ def _sample(args):
 
     from keras_genai import plot, zoo
 
+    if args.candidates != 1:
+        _refuse_candidates_unless_gan(args.preset, zoo.info(args.preset))
     model = zoo.load(args.preset, weights=args.weights, compile=False)
     if hasattr(model, "vocabulary"):
         raise ValueError(f"{args.preset} is a language model; use `keras-genai generate {args.preset} --prompt ...`")
@@ -189,7 +191,6 @@ def _sample(args):
             raise ValueError(f"--labels takes integers separated by commas, got {args.labels!r}") from None
         kwargs["labels"] = labels[0] if len(labels) == 1 else labels
     if args.candidates != 1:
-        _refuse_candidates_unless_gan(args.preset, zoo.info(args.preset))
         kwargs["candidates"] = args.candidates
     images = model.sample(args.num_samples, seed=args.seed, **kwargs)
     plot.save_grid(images, args.output)

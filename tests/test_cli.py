@@ -40,12 +40,21 @@ def test_sample_writes_png_and_array(tmp_path):
     np.testing.assert_array_equal(images, zoo.load("dcgan_mnist", compile=False).sample(9, seed=0))
 
 
+def test_sample_with_candidates_gives_the_ranked_samples(tmp_path):
+    code, _, err = cli("sample", "dcgan_mnist", "-n", "4", "--seed", "1", "--candidates", "3",
+                       "--output", str(tmp_path / "s.png"), "--npy", str(tmp_path / "s.npy"))
+    assert code == 0, err
+    expected = zoo.load("dcgan_mnist", compile=False).sample(4, seed=1, candidates=3)
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), expected)
+
+
 @pytest.mark.parametrize("args,expected", [
     (("sample", "dcgan_mnst"), "did you mean dcgan_mnist"),
     (("sample", "dcgan_mnist", "-n", "0"), "positive integer"),
     (("sample", "dcgan_celeba"), "keras-genai train dcgan_celeba"),
     (("sample", "dcgan_mnist", "--candidates", "0"), "candidates must be a positive integer"),
     (("sample", "vae_mnist", "--candidates", "2"), "--candidates ranks GAN samples"),
+    (("evaluate", "vae_mnist", "--candidates", "2"), "--candidates ranks GAN samples"),
 ])
 def test_bad_input_exits_1_with_a_clear_message(args, expected, tmp_path):
     code, _, err = cli(*args, "--output", str(tmp_path / "x.png"))

@@ -26,12 +26,8 @@ def test_each_image_is_the_most_real_of_its_candidates(tiny_gan):
     expected, scores = _best_by_hand(tiny_gan, 6, 4, seed=5)
     assert len(np.unique(scores.argmax(axis=1))) > 1  # the winner is not always the first draw
     np.testing.assert_array_equal(tiny_gan.sample(6, seed=5, candidates=4), expected)
-    # Chunking (here one image of 4 candidates per call) does not change the result.
-    np.testing.assert_array_equal(tiny_gan.sample(6, seed=5, candidates=4, batch_size=5), expected)
-
-
-def test_one_candidate_is_the_plain_sample(tiny_gan):
-    np.testing.assert_array_equal(tiny_gan.sample(5, seed=3, candidates=1), tiny_gan.sample(5, seed=3))
+    # Chunking (here chunks of 4 and 2 images, 4 candidates each) does not change the result.
+    np.testing.assert_array_equal(tiny_gan.sample(6, seed=5, candidates=4, batch_size=16), expected)
 
 
 def test_conditional_candidates_are_judged_with_their_label():
@@ -39,12 +35,17 @@ def test_conditional_candidates_are_judged_with_their_label():
     labels = np.array([1, 7, 7, 3], np.int32)
     expected, _ = _best_by_hand(model, 4, 3, seed=2, labels=labels)
     np.testing.assert_array_equal(model.sample(4, seed=2, labels=labels, candidates=3), expected)
+    # Chunks of 3 and 1 images keep each image's label with its candidates.
+    np.testing.assert_array_equal(model.sample(4, seed=2, labels=labels, candidates=3, batch_size=9), expected)
 
 
-@pytest.mark.parametrize("candidates", [0, -2, 2.5, True, "3"])
-def test_bad_candidates_are_refused(tiny_gan, candidates):
-    with pytest.raises(ValueError, match="candidates must be a positive integer"):
+@pytest.mark.parametrize("candidates, error", [(0, ValueError), (-2, ValueError), (2.5, TypeError),
+                                               (True, TypeError), ("3", TypeError)])
+def test_bad_candidates_are_refused(tiny_gan, candidates, error):
+    with pytest.raises(error, match="candidates must be a positive integer"):
         tiny_gan.sample(2, seed=0, candidates=candidates)
+    with pytest.raises((ValueError, TypeError), match="candidates must be a positive integer"):
+        evaluate.evaluate(tiny_gan, num_samples=10, candidates=candidates, progress=False)
 
 
 def test_sample_ranked_signature_matches_and_checks_its_input(tiny_gan, tmp_path):
@@ -54,6 +55,9 @@ def test_sample_ranked_signature_matches_and_checks_its_input(tiny_gan, tmp_path
                                             "seed": np.int64(9)}, "sample_ranked")["images"]
     assert served.dtype == np.uint8 and served.shape == (3, 28, 28, 1)
     np.testing.assert_array_equal(served, tiny_gan.sample(3, seed=9, candidates=5))
+    one = runtime.run_saved_model(path, {"num_samples": np.int32(3), "candidates": np.int32(1),
+                                         "seed": np.int64(9)}, "sample_ranked")["images"]
+    np.testing.assert_array_equal(one, tiny_gan.sample(3, seed=9))
     with pytest.raises(tf.errors.InvalidArgumentError, match="candidates must be a positive integer"):
         runtime.run_saved_model(path, {"num_samples": np.int32(3), "candidates": np.int32(0),
                                        "seed": np.int64(9)}, "sample_ranked")

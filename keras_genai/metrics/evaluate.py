@@ -5,6 +5,8 @@ logits are kept (10,000 x 128 floats for the MNIST network), never the images. F
 streaming statistics; KID, precision/recall and IS use the kept features and logits.
 """
 
+import numbers
+
 import numpy as np
 
 from keras_genai.metrics.features import FeatureExtractor, get as get_features
@@ -124,6 +126,8 @@ def evaluate(model, metrics=METRICS, num_samples=10_000, features="mnist", refer
     """
     if num_samples < 2:
         raise ValueError(f"num_samples must be >= 2, got {num_samples}")
+    if isinstance(candidates, bool) or not isinstance(candidates, numbers.Integral) or candidates < 1:
+        raise ValueError(f"candidates must be a positive integer, got {candidates!r}")
     extractor = features if isinstance(features, FeatureExtractor) else get_features(features)
     name, split = reference
     real = Collected(extractor, dataset_batches(name, split, None, batch_size, data_dir, manual_dir),

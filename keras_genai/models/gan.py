@@ -311,17 +311,20 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
                 (identical to the exported ``sample`` signature with the same seed).
             labels: conditional models only (required there): an int for all samples or
                 ``num_samples`` ints in [0, num_classes).
+            batch_size: images per generator call (with candidates: about this many
+                candidates per call).
             candidates: positive int. Above 1, each image is the one of ``candidates``
                 generator draws that the discriminator rates most real (discriminator-ranked
-                sampling; see ``most_real_of``). It trades diversity for fidelity and runs
-                both networks on ``num_samples * candidates`` images; equal to the exported
-                ``sample_ranked`` signature.
+                sampling; see ``best_of_candidates``). It trades diversity for fidelity and
+                runs both networks on ``num_samples * candidates`` images; equal to the
+                exported ``sample_ranked`` signature. The draws are laid out per image, so
+                ``sample(n, seed, candidates=m)`` is not a filtered ``sample(n, seed)``.
         Returns:
             np.ndarray uint8 (num_samples, H, W, C) in [0, 255].
         """
         num_samples = image_utils.check_count(num_samples)
         labels = self.check_labels(labels, num_samples)
-        candidates = _check_candidates(candidates)
+        candidates = image_utils.check_count(candidates, "candidates")
         z = self.noise(num_samples * candidates, seed)
         if candidates == 1:
             images = self.generate(z, labels=labels, batch_size=batch_size)
@@ -330,11 +333,12 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
         return image_utils.to_uint8(images).numpy()
 
     def _ranked(self, z, labels, candidates, batch_size):
-        """``most_real_of`` in chunks of about ``batch_size`` generated images."""
+        """``best_of_candidates`` in chunks of about ``batch_size`` generated images."""
         if self._ranked_fn is None:
             generator, discriminator, conditional = self.sampling_generator, self.discriminator, self.conditional
             self._ranked_fn = tf.function(
-                lambda z, labels, candidates: most_real_of(generator, discriminator, z, labels, candidates, conditional),
+                lambda z, labels, candidates: best_of_candidates(generator, discriminator, z, labels, candidates,
+                                                                 conditional),
                 reduce_retracing=True)
         per_chunk = max(1, batch_size // candidates)
         num_samples = int(z.shape[0]) // candidates
@@ -361,7 +365,15 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
         z_spec = tf.TensorSpec([None, latent_dim], tf.float32, name="z")
         seed_spec = tf.TensorSpec([], tf.int64, name="seed")
         candidates_spec = tf.TensorSpec([], tf.int32, name="candidates")
-        if not self.conditional:
+        conditional = self.conditional
+
+        def ranked(num_samples, labels, candidates, seed):
+            candidates = _positive(candidates)
+            z = latent_noise(num_samples * candidates, seed, latent_dim)
+            return {"images": image_utils.to_uint8(
+                best_of_candidates(generator, discriminator, z, labels, candidates, conditional))}
+
+        if not conditional:
             def generate(z):
                 return {"images": generator(z, training=False)}
 
@@ -370,10 +382,7 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
                 return {"images": image_utils.to_uint8(generator(z, training=False))}
 
             def sample_ranked(num_samples, candidates, seed):
-                candidates = _positive(candidates)
-                z = latent_noise(num_samples * candidates, seed, latent_dim)
-                images = most_real_of(generator, discriminator, z, None, candidates, conditional=False)
-                return {"images": image_utils.to_uint8(images)}
+                return ranked(num_samples, None, candidates, seed)
 
             count_spec = tf.TensorSpec([], tf.int32, name="num_samples")
             return {
@@ -390,10 +399,7 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
             return {"images": image_utils.to_uint8(generator([z, labels], training=False))}
 
         def sample_ranked_conditional(labels, candidates, seed):
-            candidates = _positive(candidates)
-            z = latent_noise(tf.shape(labels)[0] * candidates, seed, latent_dim)
-            images = most_real_of(generator, discriminator, z, labels, candidates, conditional=True)
-            return {"images": image_utils.to_uint8(images)}
+            return ranked(tf.shape(labels)[0], labels, candidates, seed)
 
         labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
         return {
@@ -412,33 +418,35 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
             z = self.noise(num_samples, seed=seed).numpy()
             inputs = {"z": z, **({"labels": labels} if self.conditional else {})}
             return inputs, self.generate(z, labels=labels)
-        if signature == "sample":
+        if signature in ("sample", "sample_ranked"):
             inputs = {"labels": labels} if self.conditional else {"num_samples": np.int32(num_samples)}
             inputs["seed"] = np.int64(seed)
-            return inputs, self.sample(num_samples, seed=seed, labels=labels)
-        if signature == "sample_ranked":
-            inputs = {"labels": labels} if self.conditional else {"num_samples": np.int32(num_samples)}
-            inputs.update(candidates=np.int32(EXAMPLE_CANDIDATES), seed=np.int64(seed))
-            return inputs, self.sample(num_samples, seed=seed, labels=labels, candidates=EXAMPLE_CANDIDATES)
+            candidates = EXAMPLE_CANDIDATES if signature == "sample_ranked" else 1
+            if candidates > 1:
+                inputs["candidates"] = np.int32(candidates)
+            return inputs, self.sample(num_samples, seed=seed, labels=labels, candidates=candidates)
         raise KeyError(f"unknown signature {signature!r}; expected one of {sorted(self.export_signatures())}")
 
 
-
-
-def most_real_of(generator, discriminator, z, labels, candidates, conditional):
+def best_of_candidates(generator, discriminator, z, labels, candidates, conditional):
     """Discriminator-ranked generation: of each run of ``candidates`` consecutive rows of ``z``,
     the generated image the discriminator rates most real.
 
     A fixed-size relative of discriminator rejection sampling (Azadi et al. 2019): instead of
-    accepting each draw with a probability, it keeps the best of a fixed number, so shapes are
-    static (exportable) and the cost is known. It trades diversity for fidelity.
+    accepting each draw with a probability, it keeps the best of a fixed number, so it gives
+    one image per request in one graph without a data-dependent loop, at a known cost. It
+    trades diversity for fidelity.
 
     Args:
+        generator: z [, labels] -> float images in [-1, 1].
+        discriminator: images [, labels] -> (batch, 1) scores, higher meaning more real
+            (logits or critic values).
         z: float32 (num_samples * candidates, latent_dim); rows ``i * candidates`` to
             ``(i + 1) * candidates - 1`` are the candidates for image ``i``.
         labels: conditional models: int32 (num_samples,), one per image (each candidate gets
             its image's label); otherwise ignored.
         candidates: positive int or int32 scalar tensor.
+        conditional: whether both networks take labels as their second input.
     Returns:
         float images (num_samples, H, W, C) in [-1, 1].
     """
@@ -454,7 +462,9 @@ def most_real_of(generator, discriminator, z, labels, candidates, conditional):
     return tf.gather(images, best)
 
 
-# The candidates per image that ``example_inputs`` (and so the export checks) use.
+# The candidates per image that ``example_inputs`` (and so the export checks) use. The
+# SavedModel and Keras pick the same image unless two candidates' scores tie to within
+# float round-off, which the random draws of a check make vanishingly unlikely.
 EXAMPLE_CANDIDATES = 3
 
 
@@ -463,12 +473,6 @@ def _positive(candidates):
     check = tf.debugging.assert_greater_equal(candidates, 1, message="candidates must be a positive integer")
     with tf.control_dependencies([check]):
         return tf.identity(candidates)
-
-
-def _check_candidates(candidates):
-    if isinstance(candidates, bool) or not isinstance(candidates, numbers.Integral) or candidates < 1:
-        raise ValueError(f"candidates must be a positive integer (1 = plain generator samples), got {candidates!r}")
-    return int(candidates)
 
 
 def _check_options(loss, discriminator_steps, gradient_penalty, ema_decay, num_classes, generator_top_k):

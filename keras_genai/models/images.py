@@ -6,13 +6,13 @@ import numpy as np
 import tensorflow as tf
 
 
-def check_count(num_samples):
-    """Returns ``num_samples`` as an int, or raises if it is not a positive integer."""
-    if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral):
-        raise TypeError(f"num_samples must be a positive integer, got {num_samples!r}")
-    if num_samples < 1:
-        raise ValueError(f"num_samples must be a positive integer, got {num_samples}")
-    return int(num_samples)
+def check_count(value, name="num_samples"):
+    """Returns ``value`` as an int: ``TypeError`` if it is not an integer, ``ValueError`` if < 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return int(value)
 
 
 def to_uint8(images):
