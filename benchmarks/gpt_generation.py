@@ -18,24 +18,9 @@ preset has no weights, its untrained architecture is timed (speed does not depen
 """
 
 import argparse
-import datetime
 import os
-import platform
-import statistics
-import sys
-import time
 
-from report import write_json
-
-
-def _timed(fn, repeats):
-    fn()  # warm-up: tracing and first-call allocations
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
+from report import environment, timed, write_json
 
 
 def main(argv=None):
@@ -51,7 +36,6 @@ def main(argv=None):
     if args.quick:
         args.repeats, args.train_steps = 2, 4
 
-    import keras
     import numpy as np
     import tensorflow as tf
 
@@ -68,7 +52,7 @@ def main(argv=None):
         def run(use_cache=use_cache):
             texts[use_cache] = model.generate(args.prompt, args.new_tokens, temperature=0, use_cache=use_cache)
 
-        median, times = _timed(run, args.repeats)
+        median, times = timed(run, args.repeats)
         key = "cached" if use_cache else "recomputed"
         results[key] = {"seconds": median, "tokens_per_second": args.new_tokens / median, "repeats_s": times}
     results["identical_text"] = texts[True] == texts[False]
@@ -81,18 +65,13 @@ def main(argv=None):
     tokens = rng.integers(0, model.vocabulary_size, (args.train_steps * batch, length + 1)).astype("int32")
     batches = tf.data.Dataset.from_tensor_slices((tokens[:, :-1], tokens[:, 1:])).batch(batch).cache()
     model.fit(batches.take(1), epochs=1, verbose=0)  # builds the optimizer, traces train_step
-    step, step_times = _timed(lambda: model.fit(batches, epochs=1, verbose=0), 2)
+    step, step_times = timed(lambda: model.fit(batches, epochs=1, verbose=0), 2)
     step /= args.train_steps
     steps = recipe.get("epochs", 1) * (recipe.get("windows_per_epoch") or 0) // batch
     results["training"] = {"batch_size": batch, "sequence_length": length, "seconds_per_step": step,
                            "tokens_per_second": batch * length / step, "recipe_steps": steps,
                            "recipe_minutes_at_this_speed": steps * step / 60}
-    results["environment"] = {
-        "tensorflow": tf.__version__, "keras": keras.__version__, "cpus": os.cpu_count(),
-        "platform": platform.platform(), "python": sys.version.split()[0],
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "load_average": os.getloadavg(),
-    }
+    results["environment"] = environment()
 
     print(f"{args.preset}: {args.new_tokens} new tokens after {args.prompt!r}, batch 1, greedy")
     print(f"  with cache     {results['cached']['seconds']:.3f} s  {results['cached']['tokens_per_second']:8.1f} tok/s")

@@ -13,26 +13,11 @@ Prints a table and writes JSON (default ``benchmarks/results/ranked_sampling.jso
 """
 
 import argparse
-import datetime
 import os
-import platform
-import statistics
-import sys
-import time
 
-from report import write_json
+from report import environment, timed, write_json
 
 CANDIDATES = (1, 2, 4, 6)
-
-
-def _timed(fn, repeats):
-    fn()  # warm-up: tracing and first-call allocations
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
 
 
 def main(argv=None):
@@ -46,9 +31,6 @@ def main(argv=None):
     if args.quick:
         args.repeats = 3
 
-    import keras
-    import tensorflow as tf
-
     from keras_genai import zoo
 
     pretrained = zoo.info(args.preset)["pretrained_available"]
@@ -58,18 +40,13 @@ def main(argv=None):
     results = {"preset": args.preset, "pretrained": pretrained, "num_samples": args.num_samples,
                "repeats": args.repeats, "candidates": {}}
     for m in CANDIDATES:
-        median, times = _timed(lambda m=m: model.sample(args.num_samples, seed=0, candidates=m), args.repeats)
+        median, times = timed(lambda m=m: model.sample(args.num_samples, seed=0, candidates=m), args.repeats)
         results["candidates"][str(m)] = {"seconds": median, "repeats_s": times,
                                          "images_per_second": args.num_samples / median}
     base = results["candidates"]["1"]["seconds"]
     for entry in results["candidates"].values():
         entry["time_ratio_to_plain"] = entry["seconds"] / base
-    results["environment"] = {
-        "tensorflow": tf.__version__, "keras": keras.__version__, "cpus": os.cpu_count(),
-        "platform": platform.platform(), "python": sys.version.split()[0],
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "load_average": os.getloadavg(),
-    }
+    results["environment"] = environment()
 
     print(f"{args.preset}: sample({args.num_samples}, seed=0, candidates=m), median of {args.repeats}")
     print("   m   seconds   images/s   x plain")

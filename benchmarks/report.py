@@ -1,7 +1,38 @@
-"""Writing a benchmark's results: JSON, atomically, so an interrupted run leaves no half-written file."""
+"""What the benchmarks share: timing a call, describing the machine, and writing the results as
+JSON atomically, so an interrupted run leaves no half-written file."""
 
+import datetime
 import json
 import os
+import platform
+import statistics
+import sys
+import time
+
+
+def timed(fn, repeats):
+    """Calls ``fn`` once to warm up (tracing, first allocations), then ``repeats`` times.
+    Returns (median seconds, list of each repeat's seconds)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
+def environment():
+    """TF and Keras versions, CPUs, platform, Python, UTC date and load average, for the JSON."""
+    import keras
+    import tensorflow as tf
+
+    return {
+        "tensorflow": tf.__version__, "keras": keras.__version__, "cpus": os.cpu_count(),
+        "platform": platform.platform(), "python": sys.version.split()[0],
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "load_average": os.getloadavg(),
+    }
 
 
 def write_json(results, path):

@@ -5,8 +5,6 @@ logits are kept (10,000 x 128 floats for the MNIST network), never the images. F
 streaming statistics; KID, precision/recall and IS use the kept features and logits.
 """
 
-import numbers
-
 import numpy as np
 
 from keras_genai.metrics.features import FeatureExtractor, get as get_features
@@ -14,6 +12,7 @@ from keras_genai.metrics.frechet import FeatureStatistics, fid_from_statistics
 from keras_genai.metrics.inception_score import inception_score_from_logits
 from keras_genai.metrics.kid import kernel_inception_distance
 from keras_genai.metrics.precision_recall import precision_recall
+from keras_genai.models.images import check_count
 
 METRICS = ("fid", "kid", "is", "pr")
 
@@ -126,8 +125,7 @@ def evaluate(model, metrics=METRICS, num_samples=10_000, features="mnist", refer
     """
     if num_samples < 2:
         raise ValueError(f"num_samples must be >= 2, got {num_samples}")
-    if isinstance(candidates, bool) or not isinstance(candidates, numbers.Integral) or candidates < 1:
-        raise ValueError(f"candidates must be a positive integer, got {candidates!r}")
+    candidates = check_count(candidates, "candidates")  # before the reference split is read
     extractor = features if isinstance(features, FeatureExtractor) else get_features(features)
     name, split = reference
     real = Collected(extractor, dataset_batches(name, split, None, batch_size, data_dir, manual_dir),
