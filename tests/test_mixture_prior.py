@@ -61,6 +61,8 @@ def test_spliced_prior_starts_as_the_identity_and_copies_the_weights(build):
     assert np.any(np.asarray(generator.get_layer(dense).kernel) != 0), "the copy must not share weights"
     with pytest.raises(ValueError, match="already has a 'mixture_prior' layer"):
         with_mixture_prior(spliced, [1.0])
+    with pytest.raises(TypeError, match="needs a functional keras.Model"):
+        with_mixture_prior(keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)]), [1.0])
 
 
 def test_kmeans_finds_separated_blobs_and_keeps_every_cluster():

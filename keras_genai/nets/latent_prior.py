@@ -38,9 +38,10 @@ class GaussianMixturePrior(keras.layers.Layer):
         kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         probabilities = np.asarray(probabilities, dtype=np.float64)
-        if probabilities.ndim != 1 or probabilities.size < 1 or not np.all(probabilities > 0) \
-                or abs(probabilities.sum() - 1.0) > 1e-6:
-            raise ValueError(f"probabilities must be K >= 1 positive floats summing to 1, got {probabilities.tolist()!r}")
+        valid = probabilities.ndim == 1 and probabilities.size >= 1 and np.all(probabilities > 0)
+        if not valid or abs(probabilities.sum() - 1.0) > 1e-6:
+            raise ValueError("probabilities must be K >= 1 positive floats summing to 1, "
+                             f"got {probabilities.tolist()!r}")
         self.probabilities = [float(p) for p in probabilities]
         self.num_components = len(self.probabilities)
         cumulative = np.cumsum(probabilities)[:-1]
@@ -91,14 +92,15 @@ def with_mixture_prior(generator, probabilities):
     Returns:
         A functional ``keras.Model``.
     """
-    if not isinstance(generator, keras.Model) or not hasattr(generator, "_run_through_graph"):
+    config = generator.get_config() if isinstance(generator, keras.Model) else None
+    if not isinstance(config, dict) or "layers" not in config or "input_layers" not in config:
         raise TypeError(f"with_mixture_prior needs a functional keras.Model, got {type(generator).__name__}")
-    config = generator.get_config()
     names = [layer["name"] for layer in config["layers"]]
     if PRIOR_LAYER_NAME in names:
         raise ValueError(f"generator {generator.name!r} already has a {PRIOR_LAYER_NAME!r} layer")
+    inputs = config["input_layers"]
+    noise_name = inputs[0] if isinstance(inputs[0], str) else inputs[0][0]  # one input: [name, 0, 0]
     noise_input = generator.inputs[0]
-    noise_name = noise_input._keras_history[0].name
     prior = GaussianMixturePrior(probabilities, name=PRIOR_LAYER_NAME)
     entry = keras.saving.serialize_keras_object(prior)
     entry["name"] = PRIOR_LAYER_NAME
