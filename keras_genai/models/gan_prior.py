@@ -8,6 +8,9 @@ fine-tune it with ``fit`` so that generator and prior adapt to each other (see t
 card for what this did there).
 """
 
+import math
+import numbers
+
 import numpy as np
 
 from keras_genai.models.gan import GAN
@@ -16,16 +19,19 @@ from keras_genai.nets.latent_prior import PRIOR_LAYER_NAME, with_mixture_prior
 
 
 def kmeans(points, num_clusters, iterations=40, seed=0):
-    """Lloyd's k-means from ``num_clusters`` distinct random points.
+    """Lloyd's k-means, started from the points at ``num_clusters`` distinct random indices
+    and run for exactly ``iterations`` rounds (no convergence test).
 
     Args:
-        points: float (n, d), n >= num_clusters.
+        points: float (n, d), n >= num_clusters; computed in float32.
         num_clusters: positive int.
+        iterations: positive int, assignment-and-update rounds.
+        seed: int, the random start.
     Returns:
         int64 (n,) cluster of each point in [0, num_clusters); a cluster that ends empty is
         re-seeded with the point farthest from its centre, so every cluster keeps at least one.
     """
-    points = np.asarray(points, np.float64)
+    points = np.asarray(points, np.float32)
     rng = np.random.default_rng(seed)
     centres = points[rng.choice(len(points), num_clusters, replace=False)]
     squared_norms = (points ** 2).sum(1)
@@ -42,7 +48,7 @@ def kmeans(points, num_clusters, iterations=40, seed=0):
     return assignment
 
 
-def fit_mixture_prior(model, num_components=30, mean_scale=1.5, scale=1.0, num_samples=30_000, seed=0,
+def fit_mixture_prior(model, num_components=30, mean_scale=2.0, scale=0.9, num_samples=30_000, seed=0,
                       batch_size=500):
     """A copy of an unconditional ``model`` whose generator draws z from a Gaussian mixture
     fitted to the model's own samples.
@@ -55,17 +61,24 @@ def fit_mixture_prior(model, num_components=30, mean_scale=1.5, scale=1.0, num_s
             cluster (1 keeps the cluster's own centre; more moves it further from the
             origin, into the cluster's core).
         scale: float > 0, every component's initial standard deviation.
-        num_samples: generator samples to cluster.
+        num_samples: generator samples to cluster: images in [-1, 1], flattened to
+            (num_samples, H * W * C) and held in memory in float32 (94 MB for 30,000 MNIST
+            digits; use fewer for large images).
         seed: the samples' noise and the k-means start.
+        batch_size: images per generator call.
     Returns:
         A new, uncompiled ``GAN`` with the same options and copies of the networks (the
-        discriminator's weights and the generator's, plus the prior's).
+        discriminator's weights and the generator's, plus the prior's). Compile it before
+        ``fit``; to train it with ``keras-genai train --from-pretrained``, compile it with the
+        stage's optimizers and save it with ``zoo.save_preset`` first.
     """
     if not isinstance(model, GAN):
         raise TypeError(f"fit_mixture_prior needs a GAN, got {type(model).__name__}")
     if model.conditional:
         raise ValueError("fit_mixture_prior is for unconditional GANs; a conditional one already chooses "
                          "its mode from the label")
+    if PRIOR_LAYER_NAME in [layer.name for layer in model.generator.layers]:
+        raise ValueError(f"the generator of {model.name!r} already has a {PRIOR_LAYER_NAME!r} layer")
     if model.ema_generator is not None:
         raise ValueError("fit_mixture_prior needs a GAN without ema_decay (its samples come from the EMA "
                          "copy, its training from the generator)")
@@ -74,7 +87,9 @@ def fit_mixture_prior(model, num_components=30, mean_scale=1.5, scale=1.0, num_s
     if num_components > num_samples:
         raise ValueError(f"num_components ({num_components}) must be at most num_samples ({num_samples})")
     for name, value in (("mean_scale", mean_scale), ("scale", scale)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a positive number, got {value!r}")
+        if not (math.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be a positive number, got {value!r}")
     z = model.noise(num_samples, seed=seed).numpy()
     images = model.generate(z, batch_size=batch_size).reshape(num_samples, -1)

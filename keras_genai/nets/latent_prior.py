@@ -9,8 +9,13 @@ and LiteRT need nothing new.
 
 The component of each row is read from ``z[:, 0]``: with thresholds at the standard normal
 quantiles of the cumulative ``probabilities``, component ``c`` is drawn with probability
-``probabilities[c]`` exactly. The output is ``means[c] + exp(log_scales[c]) * z``; means and
-scales are trained with the generator.
+``probabilities[c]``. The output is ``means[c] + exp(log_scales[c]) * z``; means and scales are
+trained with the generator. So each component is Gaussian in dimensions 1 to latent_dim - 1; in
+dimension 0 it covers only its own slice of the normal distribution (the slice chose it).
+
+Because the component changes where ``z[:, 0]`` crosses a threshold, the latent space is no
+longer smooth there: an interpolation between two z jumps at each crossing, and shrinking z
+towards 0 ("truncation") favours the components whose slices hold 0.
 """
 
 import statistics
@@ -33,8 +38,9 @@ class GaussianMixturePrior(keras.layers.Layer):
     """
 
     def __init__(self, probabilities, **kwargs):
-        # Always float32, under any dtype policy: the thresholds and means need the precision
-        # (bfloat16 keeps 3 digits) and the layer costs nothing next to the generator.
+        # Always float32, whatever dtype policy is passed (a mixed-precision load passes one to
+        # every layer): the thresholds and means need the precision (bfloat16 keeps 3 digits)
+        # and the layer costs nothing next to the generator.
         kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         probabilities = np.asarray(probabilities, dtype=np.float64)
@@ -106,9 +112,10 @@ def with_mixture_prior(generator, probabilities):
     entry["name"] = PRIOR_LAYER_NAME
     entry["build_config"] = {"input_shape": list(noise_input.shape)}
     entry["inbound_nodes"] = [{"args": [{"class_name": "__keras_tensor__", "config": {
-        "shape": list(noise_input.shape), "dtype": "float32", "keras_history": [noise_name, 0, 0]}}], "kwargs": {}}]
+        "shape": list(noise_input.shape), "dtype": noise_input.dtype, "keras_history": [noise_name, 0, 0]}}],
+        "kwargs": {}}]
 
-    def rewire(node):
+    def rewire(node):  # in the inbound nodes only: z's consumers now take the prior's output
         if isinstance(node, dict):
             if node.get("class_name") == "__keras_tensor__" and node["config"]["keras_history"][0] == noise_name:
                 return {**node, "config": {**node["config"], "keras_history": [PRIOR_LAYER_NAME, 0, 0]}}
@@ -118,7 +125,8 @@ def with_mixture_prior(generator, probabilities):
         return node
 
     position = names.index(noise_name) + 1
-    layers = [rewire(layer) if i >= position else layer for i, layer in enumerate(config["layers"])]
+    layers = [{**layer, "inbound_nodes": rewire(layer.get("inbound_nodes", []))} if i >= position else layer
+              for i, layer in enumerate(config["layers"])]
     config["layers"] = layers[:position] + [entry] + layers[position:]
     copy = generator.__class__.from_config(config)
     for layer in generator.layers:

@@ -66,7 +66,8 @@ def with_dtype_policy(config, dtype):
     """A copy of a serialized model that computes under the dtype policy ``dtype``.
 
     ``dtype`` is one of ``DTYPE_POLICIES`` (a name or a ``keras.DTypePolicy``). Every layer
-    takes the policy except those that produce the outputs of a functional network (looking
+    takes the policy (a layer that fixes its own, such as ``nets.GaussianMixturePrior``, keeps
+    float32) except those that produce the outputs of a functional network (looking
     through Reshape/Flatten/Permute), which stay as saved (float32): images, logits and
     distribution parameters keep full precision, as when the nets are built under a global
     mixed policy. Variables are float32 under all three policies, so the same weights file
