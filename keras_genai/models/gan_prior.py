@@ -11,6 +11,7 @@ card for what this did there).
 import math
 import numbers
 
+import keras
 import numpy as np
 
 from keras_genai.models.gan import GAN
@@ -28,8 +29,9 @@ def kmeans(points, num_clusters, iterations=40, seed=0):
         iterations: positive int, assignment-and-update rounds.
         seed: int, the random start.
     Returns:
-        int64 (n,) cluster of each point in [0, num_clusters); a cluster that ends empty is
-        re-seeded with the point farthest from its centre, so every cluster keeps at least one.
+        int64 (n,) cluster of each point in [0, num_clusters). A cluster left empty takes the
+        point farthest from its centre among clusters of two or more, so every cluster keeps
+        at least one point.
     """
     points = np.asarray(points, np.float32)
     rng = np.random.default_rng(seed)
@@ -39,9 +41,12 @@ def kmeans(points, num_clusters, iterations=40, seed=0):
         distances = squared_norms[:, None] - 2 * points @ centres.T + (centres ** 2).sum(1)[None]
         assignment = distances.argmin(1)
         own_distance = distances[np.arange(len(points)), assignment]
-        for k in np.flatnonzero(np.bincount(assignment, minlength=num_clusters) == 0):
-            shared = np.bincount(assignment, minlength=num_clusters)[assignment] > 1
+        counts = np.bincount(assignment, minlength=num_clusters)
+        for k in np.flatnonzero(counts == 0):
+            shared = counts[assignment] > 1
             farthest = np.flatnonzero(shared)[own_distance[shared].argmax()]
+            counts[assignment[farthest]] -= 1
+            counts[k] += 1
             assignment[farthest] = k
         for k in range(num_clusters):
             centres[k] = points[assignment == k].mean(0)
@@ -104,6 +109,6 @@ def fit_mixture_prior(model, num_components=30, mean_scale=2.0, scale=0.9, num_s
     prior = generator.get_layer(PRIOR_LAYER_NAME)
     prior.means.assign(mean_scale * means)
     prior.log_scales.assign(np.full((num_components, 1), np.log(scale), np.float32))
-    discriminator = model.discriminator.__class__.from_config(model.discriminator.get_config())
+    discriminator = keras.models.clone_model(model.discriminator)
     discriminator.set_weights(model.discriminator.get_weights())
     return GAN(generator, discriminator, name=model.name, **config)
