@@ -3,6 +3,8 @@
 import difflib
 import importlib.resources
 import os
+import re
+import warnings
 
 from keras_genai.zoo import preset, remote
 from keras_genai.zoo.errors import MissingWeightsError, PresetError, UnknownPresetError
@@ -29,38 +31,85 @@ def list_presets():
     return sorted(set(_builtin()) | set(_registered))
 
 
-def register(name, source, sha256=None):
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def register(name, source, sha256=None, overwrite=False):
     """Makes ``load(name)`` load ``source``: a preset folder, or a URL of a preset archive
-    (.zip/.tar.gz) with its ``sha256``. No code is needed for a new preset."""
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"preset name must be a non-empty string, got {name!r}")
+    (.zip/.tar.gz) with its ``sha256``. No code is needed for a new preset.
+
+    ``name`` is a plain name (letters, digits, ``_ . -``; not a path or URL). A name that is
+    already known, shipped (such as ``"dcgan_mnist"``) or registered, is refused unless
+    ``overwrite=True``; registering the same source under the same name again is allowed.
+    The registration lasts for this process.
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"preset name must be a plain name (letters, digits, '_', '.', '-'; not a path or URL), "
+                         f"got {name!r}")
     if remote.is_url(source):
         if not sha256:
             raise ValueError("a sha256 is required to register a URL preset")
+    elif not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"source must be a preset folder or URL, got {type(source).__name__}")
     elif not os.path.isfile(os.path.join(os.fspath(source), preset.METADATA_FILE)):
         raise PresetError(f"{source} is not a preset folder (no {preset.METADATA_FILE})")
-    _registered[name] = (os.fspath(source) if not remote.is_url(source) else source, sha256)
+    entry = (source, sha256) if remote.is_url(source) else (os.path.abspath(os.fspath(source)), None)
+    if not overwrite and _registered.get(name, entry) != entry:
+        raise ValueError(f"a preset named {name!r} is already registered ({_registered[name][0]}); pass "
+                         "overwrite=True to replace it")
+    builtin = _builtin()
+    if not overwrite and name not in _registered and name in builtin:
+        raise ValueError(f"{name!r} is a shipped preset ({builtin[name]}); pass overwrite=True to make "
+                         f"load({name!r}) load {entry[0]} instead in this process, or register another name")
+    _registered[name] = entry
 
 
 def resolve(source, sha256=None):
-    """The local preset folder for a name, a folder path or a URL (downloaded once)."""
+    """The local preset folder for a name, a folder path or a URL (downloaded once).
+
+    A shipped or registered name wins over a folder of the same name in the working directory
+    (as keras-hub's built-in names do): with a folder ``./gan_mnist`` present,
+    ``resolve("gan_mnist")`` is still the shipped preset, and a ``UserWarning`` names both;
+    pass ``"./gan_mnist"`` (or an absolute path) to load the folder. A URL preset is checked
+    against its archive on every call (see ``remote.unpack_preset``).
+    """
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"expected a preset name, folder or URL, got {type(source).__name__}")
     source = os.fspath(source)
+    name = source
     if source in _registered:
         source, sha256 = _registered[source][0], sha256 or _registered[source][1]
     if remote.is_url(source):
-        return remote.unpack_preset(remote.fetch(source, sha256), sha256)
+        folder = remote.unpack_preset(remote.fetch(source, sha256), sha256)
+        _warn_if_shadowing(name, folder)
+        return folder
     builtin = _builtin()
-    if source in builtin:
-        return builtin[source]
-    if os.path.isdir(source):
-        return source
-    close = difflib.get_close_matches(source, list_presets(), n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise UnknownPresetError(
-        f"unknown preset {source!r}{hint} Known presets: {', '.join(list_presets())}. "
-        "A folder path or a URL with sha256=... also works."
+    if name not in _registered and source in builtin:
+        source = builtin[source]
+    elif name not in _registered and not os.path.isdir(source):
+        close = difflib.get_close_matches(source, list_presets(), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UnknownPresetError(
+            f"unknown preset {source!r}{hint} Known presets: {', '.join(list_presets())}. "
+            "A folder path or a URL with sha256=... also works."
+        )
+    _warn_if_shadowing(name, source)
+    return source
+
+
+def _warn_if_shadowing(name, folder):
+    """Warns when ``name`` was resolved as a preset name while a different folder of that name
+    sits in the working directory."""
+    if name == folder or not os.path.isdir(name):
+        return
+    if os.path.realpath(name) == os.path.realpath(folder):
+        return
+    kind = "registered" if name in _registered else "shipped"
+    warnings.warn(
+        f"loaded the {kind} preset {name!r} ({folder}), not the folder {os.path.abspath(name)} in the working "
+        f"directory; to load that folder, pass './{name}' or its absolute path",
+        UserWarning,
+        stacklevel=4,  # the caller of load/info/resolve
     )
 
 
@@ -70,7 +119,7 @@ def info(source, sha256=None):
     metadata = preset.read_json(folder, preset.METADATA_FILE)
     metadata["path"] = folder
     weights = metadata.get("weights") or {}
-    shipped = os.path.isfile(os.path.join(folder, weights.get("file", preset.WEIGHTS_FILE)))
+    shipped = os.path.isfile(preset.weights_path(folder, metadata))
     metadata["pretrained_available"] = shipped or bool(weights.get("url"))
     return metadata
 
@@ -81,7 +130,8 @@ def load(source, pretrained=True, weights=None, weights_sha256=None, sha256=None
 
     Args:
         source: a preset name (``list()``), a preset folder, or a URL (https://, file://)
-            of a preset archive together with ``sha256``.
+            of a preset archive together with ``sha256``. A name wins over a folder of the
+            same name in the working directory, with a warning; pass ``"./name"`` for the folder.
         pretrained: load the pretrained weights (False: the untrained architecture).
         weights: a path or URL of a ``.weights.h5`` file to use instead of the preset's.
         weights_sha256: expected sha256 of ``weights`` (required for URLs).
@@ -124,7 +174,7 @@ def training_recipe(source, sha256=None):
 def _weights_location(folder, metadata):
     """(path, sha256) of the preset's weights: shipped file, or its URL (downloaded)."""
     weights = metadata.get("weights") or {}
-    local = os.path.join(folder, weights.get("file", preset.WEIGHTS_FILE))
+    local = preset.weights_path(folder, metadata)  # refuses a name or symlink that leads outside the folder
     if os.path.isfile(local):
         return local, weights.get("sha256")
     if weights.get("url"):
