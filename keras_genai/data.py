@@ -10,11 +10,18 @@ Prepared datasets go to ``data_dir`` (default: TFDS's, ``~/tensorflow_datasets``
 
 import dataclasses
 import os
+import socket
+import threading
+import urllib.parse
+import urllib.request
 
 import numpy as np
 import tensorflow as tf
 
 DATA_DIR_ENV = "KERAS_GENAI_DATA_DIR"
+# Seconds to wait for a connection to a download host (or its proxy) before an unprepared dataset
+# whose files are not in the offline folder is reported as unavailable (TFDS itself retries for minutes).
+CONNECT_TIMEOUT_S = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,9 +69,70 @@ def builder(name, data_dir=None, manual_dir=None):
 
     tfds_builder = tfds.builder(name, data_dir=data_dir)
     manual = resolve_manual_dir(name, manual_dir)
+    _check_files_or_network(name, tfds_builder, manual)
     download_config = tfds.download.DownloadConfig(manual_dir=manual) if manual else None
     tfds_builder.download_and_prepare(download_config=download_config)
     return tfds_builder
+
+
+def _check_files_or_network(name, tfds_builder, manual):
+    """Raises ``FileNotFoundError`` within seconds when ``tfds_builder`` (not prepared yet) still
+    has files to download that are not in the folder ``manual`` and their host (or proxy) does
+    not answer within ``CONNECT_TIMEOUT_S``. Prepared datasets are not checked; nor are builders
+    that do not list their files (TFDS then downloads, or fails, as usual)."""
+    builder_dir = getattr(tfds_builder, "data_dir", None)
+    if builder_dir is None or tf.io.gfile.exists(os.fspath(builder_dir)):
+        return
+    files = {url: info.filename or os.path.basename(urllib.parse.urlparse(url).path)
+             for url, info in (getattr(tfds_builder, "url_infos", None) or {}).items()}
+    missing = {url: file for url, file in files.items()
+               if not (manual and os.path.isfile(os.path.join(manual, file)))}
+    if not missing:
+        return
+    targets = sorted({_connection_target(url) for url in missing})
+    unreachable = [f"{host}:{port} ({problem})" for host, port in targets
+                   if (problem := _connection_problem(host, port)) is not None]
+    if not unreachable:
+        return
+    folder = name.replace("_", "") if name in TEXT_DATASETS else name
+    names = list(dict.fromkeys(files.values()))
+    files_are, them = (f"file {names[0]}", "it") if len(names) == 1 else (f"files {', '.join(names)}", "them")
+    absent = f"; {', '.join(missing.values())} missing from {manual}" if manual else ""
+    raise FileNotFoundError(
+        f"{name} is not prepared in {builder_dir} and cannot be downloaded (no connection to "
+        f"{', '.join(unreachable)}). Offline, put its original {files_are} in a folder and pass manual_dir=... "
+        f"(CLI: --manual-dir), or set ${DATA_DIR_ENV} to a folder holding {folder}/ with {them}{absent}.")
+
+
+def _connection_problem(host, port):
+    """None when a TCP connection to ``host:port`` opens within ``CONNECT_TIMEOUT_S``, the name
+    lookup included (it runs in a daemon thread: a resolver that hangs cannot hold us up), else why not."""
+    outcome = []
+
+    def connect():
+        try:
+            socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+            outcome.append(None)
+        except OSError as error:
+            outcome.append(f"{type(error).__name__}: {error}")
+
+    thread = threading.Thread(target=connect, name=f"keras-genai-probe-{host}", daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT_S)
+    return outcome[0] if outcome else f"no answer within {CONNECT_TIMEOUT_S:g} s"
+
+
+def _connection_target(url):
+    """(host, port) that downloading ``url`` connects to first: the proxy from the environment
+    (``https_proxy`` ...; requests uses the same) unless ``no_proxy`` exempts the host, else the server."""
+    parts = urllib.parse.urlsplit(url)
+    default_port = {"https": 443, "http": 80, "ftp": 21}.get(parts.scheme, 443)
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
+        proxy_parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        return proxy_parts.hostname, proxy_parts.port or {"https": 443}.get(proxy_parts.scheme, 80)
+    return parts.hostname, parts.port or default_port
 
 
 def image_spec(name):

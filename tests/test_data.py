@@ -7,6 +7,8 @@
 """
 
 import os
+import socket
+import time
 import types
 
 import numpy as np
@@ -464,3 +466,94 @@ def test_splits_larger_than_the_stream_memory_limit_are_refused(mnist, monkeypat
     monkeypatch.setattr(data, "STREAM_MEMORY_LIMIT", 1000 * 28 * 28 - 1)
     with pytest.raises(ValueError, match="more than image_stream keeps in memory.*use data.images"):
         _stream(mnist)
+
+
+# --------------------------------------------------------------------------- offline, no files
+
+
+MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+               "t10k-labels-idx1-ubyte.gz")
+
+
+@pytest.fixture
+def network(monkeypatch, tmp_path):
+    """Connections ``data`` opens (host, port), answered by ``network.reachable``; TFDS's own
+    download step is recorded (``network.prepared``), never run, so no test can download or wait
+    minutes for TFDS's retries."""
+    state = types.SimpleNamespace(reachable=False, connections=[], prepared=[])
+
+    class Connected:
+        def close(self):
+            pass
+
+    def create_connection(address, timeout=None, *args, **kwargs):
+        state.connections.append(tuple(address))
+        if not state.reachable:
+            raise OSError(101, "Network is unreachable")
+        return Connected()
+
+    def download_and_prepare(self, download_config=None, **kwargs):
+        state.prepared.append((self.name, download_config))
+
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", download_and_prepare)
+    for variable in (ENV, "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "empty_tfds"))
+    return state
+
+
+def test_offline_without_the_files_fails_within_seconds_naming_them(network, tmp_path):
+    start = time.monotonic()
+    with pytest.raises(FileNotFoundError) as info:
+        data.images("mnist", data_dir=str(tmp_path / "tfds"))
+    assert time.monotonic() - start < 10
+    message = str(info.value)
+    for expected in ("KERAS_GENAI_DATA_DIR", "manual_dir", "--manual-dir", "mnist/", "storage.googleapis.com:443",
+                     *MNIST_FILES):
+        assert expected in message, (expected, message)
+    assert network.connections == [("storage.googleapis.com", 443)] and network.prepared == []
+
+
+def test_offline_text_names_its_file_and_folder(network, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"file input\.txt .*KERAS_GENAI_DATA_DIR to a folder holding "
+                                                r"tinyshakespeare/"):
+        data.text("tiny_shakespeare", data_dir=str(tmp_path / "tfds"))
+    assert network.prepared == []
+
+
+def test_offline_with_an_incomplete_manual_dir_names_the_missing_file(network, tmp_path):
+    manual = tmp_path / "mnist"
+    manual.mkdir()
+    for name in MNIST_FILES[1:]:
+        (manual / name).write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match=f"train-images-idx3-ubyte.gz missing from {manual}"):
+        data.builder("mnist", data_dir=str(tmp_path / "tfds"), manual_dir=manual)
+    assert network.prepared == []
+
+
+def test_complete_manual_dir_and_prepared_datasets_need_no_network(network, tmp_path):
+    manual = tmp_path / "mnist"
+    manual.mkdir()
+    for name in MNIST_FILES:
+        (manual / name).write_bytes(b"")
+    data.builder("mnist", data_dir=str(tmp_path / "tfds"), manual_dir=manual)
+    assert os.fspath(network.prepared[-1][1].manual_dir) == str(manual)
+    prepared = tfds.builder("mnist", data_dir=str(tmp_path / "prepared"))
+    os.makedirs(prepared.data_dir)  # what TFDS checks: the version folder exists
+    data.builder("mnist", data_dir=str(tmp_path / "prepared"))
+    assert network.connections == [] and len(network.prepared) == 2
+
+
+def test_online_the_download_goes_ahead_through_the_configured_proxy(network, tmp_path, monkeypatch):
+    network.reachable = True
+    data.builder("mnist", data_dir=str(tmp_path / "tfds"))
+    assert network.connections == [("storage.googleapis.com", 443)] and network.prepared == [("mnist", None)]
+    monkeypatch.setenv("https_proxy", "http://proxy.internal:3128")
+    data.builder("mnist", data_dir=str(tmp_path / "tfds"))
+    assert network.connections[-1] == ("proxy.internal", 3128) and len(network.prepared) == 2
+
+
+def test_a_prepared_mnist_loads_without_any_connection(mnist, network):
+    images = _first(data.images("mnist", split="test", batch_size=4, data_dir=mnist.data_dir))
+    assert images.shape == (4, 28, 28, 1) and network.connections == []
