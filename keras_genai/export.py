@@ -43,13 +43,12 @@ def saved_model(model, base_dir, version=1, overwrite=False):
     """Writes a SavedModel at ``<base_dir>/<version>/`` (the layout TF Serving watches).
 
     Signatures are the model's ``export_signatures()`` with named inputs and outputs.
-    An existing version folder is refused unless ``overwrite``; the folder appears only
+    An existing version folder is refused unless ``overwrite``, and even then it is replaced only
+    if it is itself a SavedModel (see ``files.check_replaceable``); the folder appears only
     when it is complete. Returns the version folder's path.
     """
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ValueError(f"version must be a positive integer (TF Serving layout), got {version!r}")
-    target = os.path.join(os.path.abspath(os.fspath(base_dir)), str(version))
-    _refuse_existing(target, overwrite)
+    target = saved_model_path(base_dir, version)
+    files.check_replaceable(target, overwrite, "saved_model")
     archive = keras.export.ExportArchive()
     archive.track(model)
     for name, (fn, signature) in model.export_signatures().items():
@@ -62,6 +61,30 @@ def saved_model(model, base_dir, version=1, overwrite=False):
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def saved_model_path(base_dir, version=1):
+    """The version folder ``saved_model`` writes: ``<base_dir>/<version>`` (absolute)."""
+    validate_version(version)
+    return os.path.join(os.path.abspath(os.fspath(base_dir)), str(version))
+
+
+def validate_version(version):
+    """Refuses (ValueError) a TF Serving version that is not a positive integer."""
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"version must be a positive integer (TF Serving layout), got {version!r}")
+
+
+def validate_quantize(quantize):
+    """Refuses (ValueError) a LiteRT quantization that is not one of QUANTIZATIONS."""
+    if not isinstance(quantize, str) or quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+
+
+def validate_batch_size(batch_size):
+    """Refuses (ValueError) a LiteRT batch size that is neither None (dynamic) nor a positive integer."""
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be None or a positive integer, got {batch_size!r}")
 
 
 def tflite(model, path, quantize="float32", overwrite=False, batch_size=None, signature=None):
@@ -77,21 +100,20 @@ def tflite(model, path, quantize="float32", overwrite=False, batch_size=None, si
             ``model.edge_signature``; a VAE also has ``encode``); the file's signature is
             always ``serving_default``.
     Returns:
-        ``path``. The file appears only when complete; an existing file is refused
-        unless ``overwrite``.
+        ``path``. The file appears only when complete, readable as any new file (0666 & ~umask);
+        an existing file is refused unless ``overwrite``, and even then replaced only if it is a
+        LiteRT file (see ``files.check_replaceable``).
     """
-    if quantize not in QUANTIZATIONS:
-        raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+    validate_quantize(quantize)
+    validate_batch_size(batch_size)
     path = os.path.abspath(os.fspath(path))
-    _refuse_existing(path, overwrite)
+    files.check_replaceable(path, overwrite, "tflite")
     name = signature or model.edge_signature
     signatures = model.export_signatures()
     if name not in signatures:
         raise KeyError(f"unknown signature {name!r}; expected one of {sorted(signatures)}")
     fn, signature = signatures[name]
     if batch_size is not None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be None or a positive integer, got {batch_size!r}")
         signature = [tf.TensorSpec([batch_size, *spec.shape[1:]], spec.dtype, name=spec.name) for spec in signature]
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -102,13 +124,8 @@ def tflite(model, path, quantize="float32", overwrite=False, batch_size=None, si
         converter = tf.lite.TFLiteConverter.from_saved_model(graph_dir, signature_keys=["serving_default"])
         flatbuffer = _convert(converter, quantize)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=os.path.dirname(path), delete=False, suffix=".part") as f:
-        try:
-            f.write(flatbuffer)
-        except BaseException:
-            os.remove(f.name)
-            raise
-    os.replace(f.name, path)
+    with files.atomic_write(path, "wb") as f:
+        f.write(flatbuffer)
     return path
 
 
@@ -239,7 +256,3 @@ def _run_fresh(kind, path, inputs, *args):
             raise RuntimeError(f"running the {kind} export in a fresh process failed:\n{result.stderr[-3000:]}")
         return dict(np.load(outputs_path))
 
-
-def _refuse_existing(path, overwrite):
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True (CLI: --overwrite) to replace it")

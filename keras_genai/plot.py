@@ -2,6 +2,7 @@
 interpolation, the decoded 2-d manifold, latent scatter)."""
 
 import math
+import os
 
 import numpy as np
 
@@ -39,12 +40,41 @@ def figure_grid(images, columns=None, title=None, scale=0.25):
 
 
 def save_grid(images, path, columns=None, title=None):
-    """Saves uint8 images (n, H, W, C) as one PNG grid at ``path``."""
+    """Saves uint8 images (n, H, W, C) as one PNG grid at ``path`` (written atomically: a
+    failure leaves the old file, never a part of one)."""
     import matplotlib.pyplot as plt
 
     fig = figure_grid(images, columns=columns, title=title)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        return save_figure(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def image_format(path):
+    """The image format matplotlib writes for ``path``'s extension (no extension: PNG and the
+    path gets ``.png``, as ``savefig`` does): ``(path, format)``. Refuses (ValueError) an
+    extension matplotlib cannot write, so callers can check a path before any work."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    path = os.fspath(path)
+    extension = os.path.splitext(path)[1][1:].lower()
+    if not extension:
+        return path.rstrip(".") + ".png", "png"
+    supported = FigureCanvasBase.get_supported_filetypes()
+    if extension not in supported:
+        raise ValueError(f"cannot write images as .{extension} ({path}); use one of "
+                         + ", ".join(f".{e}" for e in sorted(supported)))
+    return path, extension
+
+
+def save_figure(fig, path, dpi=100):
+    """Saves a matplotlib Figure at ``path`` atomically (``files.atomic_write``); returns the path."""
+    from keras_genai import files
+
+    path, image_type = image_format(path)
+    with files.atomic_write(path, "wb") as f:
+        fig.savefig(f, dpi=dpi, format=image_type)
     return path
 
 
@@ -139,5 +169,5 @@ def latent_scatter(means, labels=None, path=None, title="posterior means"):
 
 def _finish(fig, path):
     if path:
-        fig.savefig(path, dpi=100)
+        save_figure(fig, path)
     return fig

@@ -9,15 +9,16 @@ from the metadata.
 import copy
 import datetime
 import json
-import numbers
 import os
+import re
 import shutil
 
 import keras
 
 from keras_genai import files
+from keras_genai.models import sampling
 from keras_genai.zoo.errors import MissingWeightsError, PresetError
-from keras_genai.zoo.remote import sha256_of, verify
+from keras_genai.zoo.remote import is_url, sha256_of, verify
 
 CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
@@ -26,12 +27,139 @@ CARD_FILE = "README.md"
 SAMPLES_FILE = "samples.png"
 
 
+MAX_JSON_DEPTH = 100  # nesting of objects and lists; Keras configs of the shipped presets reach 14
+
+
 def read_json(folder, name):
+    """The JSON object in ``folder/name`` (config.json, metadata.json).
+
+    Raises ``PresetError`` naming the file when it is missing, is not UTF-8 JSON, does not hold
+    an object, or nests deeper than ``MAX_JSON_DEPTH``; metadata.json is also checked with
+    ``validate_metadata``.
+    """
     path = os.path.join(folder, name)
     if not os.path.isfile(path):
         raise PresetError(f"{folder} is not a preset folder: {name} is missing")
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except RecursionError:
+        raise PresetError(f"{path} nests objects or lists too deeply to be a preset file") from None
+    except (ValueError, OSError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise PresetError(f"{path} is not valid JSON: {error}") from error
+    if not isinstance(data, dict):
+        raise PresetError(f"{path} must hold a JSON object, got a {_json_type(data)}")
+    if _json_depth(data) > MAX_JSON_DEPTH:
+        raise PresetError(f"{path} nests objects or lists more than {MAX_JSON_DEPTH} levels deep, "
+                          "too deep to be a preset file")
+    if name == METADATA_FILE:
+        validate_metadata(data, path)
+    elif name == CONFIG_FILE:
+        if not isinstance(data.get("class_name"), str) or not isinstance(data.get("config", {}), dict):
+            raise PresetError(f"{path} is not a Keras model config: it needs a 'class_name' string and a "
+                              "'config' object")
+        if not isinstance(data.get("compile_config") or {}, dict):
+            raise PresetError(f"{path}: compile_config must be an object, got a {_json_type(data['compile_config'])}")
+        refuse_code(data, path)
+    return data
+
+
+def validate_metadata(metadata, path=METADATA_FILE):
+    """Raises ``PresetError`` naming the field unless ``metadata`` (a preset's metadata.json) has
+    the expected shape: an object; ``name``, ``family``, ``description`` strings; ``dataset``,
+    ``training``, ``metrics``, ``weights`` objects; ``weights.file`` a plain file name (no
+    folders, no ``..``); ``weights.sha256`` 64 hex digits; ``weights.bytes`` a non-negative
+    integer; ``weights.url`` a URL; ``training.command`` a string. Each field may be absent."""
+    if not isinstance(metadata, dict):
+        raise PresetError(f"{path} must hold a JSON object, got a {_json_type(metadata)}")
+
+    def check(where, field, expected, kind):
+        if field in where and not (isinstance(where[field], expected) and not isinstance(where[field], bool)):
+            raise PresetError(f"{path}: {kind} expected, got {where[field]!r}")
+
+    for field in ("name", "family", "description"):
+        check(metadata, field, str, f"'{field}' must be a string;")
+    for field in ("dataset", "training", "metrics", "weights"):
+        check(metadata, field, dict, f"'{field}' must be an object;")
+    check(metadata.get("training", {}), "command", str, "'training.command' must be a string;")
+    weights = metadata.get("weights", {})
+    check(weights, "file", str, "'weights.file' must be a file name;")
+    if "file" in weights:
+        _check_file_name(weights["file"], path)
+    sha256 = weights.get("sha256")
+    if "sha256" in weights and (not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", sha256)):
+        raise PresetError(f"{path}: 'weights.sha256' must be a string of 64 hexadecimal digits, got {sha256!r}")
+    check(weights, "bytes", int, "'weights.bytes' must be an integer;")
+    if weights.get("bytes", 0) < 0:
+        raise PresetError(f"{path}: 'weights.bytes' must not be negative, got {weights['bytes']!r}")
+    if "url" in weights and not is_url(weights["url"]):
+        raise PresetError(f"{path}: 'weights.url' must be an https://, http:// or file:// URL, "
+                          f"got {weights['url']!r}")
+
+
+def _check_file_name(file_name, path):
+    if (not file_name or file_name in (".", "..") or "/" in file_name or "\\" in file_name or "\0" in file_name
+            or os.path.isabs(file_name)):
+        raise PresetError(f"{path}: 'weights.file' must be the name of a file in the preset folder (no folders, "
+                          f"no '..', not absolute), got {file_name!r}")
+
+
+def weights_path(folder, metadata):
+    """The path of the preset's weights file, ``folder/<weights.file>`` (default
+    ``model.weights.h5``), whether or not it exists. Raises ``PresetError`` when the name, or a
+    symlink on the way, leads outside ``folder``."""
+    file_name = (metadata.get("weights") or {}).get("file", WEIGHTS_FILE)
+    _check_file_name(file_name, os.path.join(folder, METADATA_FILE))
+    path = os.path.join(folder, file_name)
+    real_folder, real_path = os.path.realpath(folder), os.path.realpath(path)
+    if os.path.lexists(path) and os.path.dirname(real_path) != real_folder:
+        raise PresetError(f"{path} leads outside the preset folder {folder} (to {real_path}); refused")
+    return path
+
+
+def _json_type(value):
+    return {dict: "object", list: "list", str: "string", bool: "boolean"}.get(type(value), type(value).__name__)
+
+
+def _json_depth(data):
+    """How deeply objects and lists nest in ``data`` (iterative: no recursion limit)."""
+    deepest, pending = 0, [(data, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                return depth
+            pending.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+# Serialized objects that carry code. Keras's safe mode refuses them too (a TFSMLayer only since
+# 3.12.1 and 3.13.2; 3.13.0 and 3.13.1 built it), but ``keras.config.enable_unsafe_deserialization()``
+# turns safe mode off for the whole process; a preset is data only, whatever that setting.
+CODE_CLASS_NAMES = {
+    "__lambda__": "a Python lambda (bytecode)",
+    "TFSMLayer": "a TFSMLayer (it loads and runs an outside SavedModel)",
+}
+
+
+def refuse_code(config, path):
+    """Raises ``PresetError`` when the Keras config ``config`` (a config.json dict, read from
+    ``path``) holds code anywhere, its compile config included: a Python lambda (a ``Lambda``
+    layer's function, a lambda loss or schedule) or a ``TFSMLayer``. Nothing is built."""
+    pending = [(config, "")]
+    while pending:
+        node, where = pending.pop()
+        if isinstance(node, dict):
+            class_name = node.get("class_name")
+            if isinstance(class_name, str) and class_name in CODE_CLASS_NAMES:
+                raise PresetError(
+                    f"{path} holds {CODE_CLASS_NAMES[class_name]} at {where or 'the top level'}: a preset is "
+                    "data only and may not carry code. Build the model from Keras layers and registered "
+                    "classes and functions (keras.saving.register_keras_serializable) and save it again.")
+            pending.extend((child, f"{where}.{key}" if where else str(key)) for key, child in node.items())
+        elif isinstance(node, list):
+            pending.extend((child, f"{where}[{index}]") for index, child in enumerate(node))
 
 
 def build_model(folder, dtype=None, seed=None):
@@ -46,10 +174,8 @@ def build_model(folder, dtype=None, seed=None):
     if seed is not None:
         if not has_noise_seed(config):
             raise ValueError(f"the model of {folder} ({config.get('class_name')}) has no seed to set")
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise ValueError(f"seed must be an integer, got {seed!r}")
-        config["config"]["seed"] = int(seed)
-    return keras.saving.deserialize_keras_object(config), compile_config
+        config["config"]["seed"] = sampling.check_seed(seed)  # TypeError / ValueError as in every family
+    return keras.saving.deserialize_keras_object(config, safe_mode=True), compile_config
 
 
 def has_noise_seed(config):
@@ -127,6 +253,9 @@ def load_weights(model, path, sha256=None):
     """Loads a ``.weights.h5`` file into ``model`` after checking its sha256 (if given)."""
     if not os.path.isfile(path):
         raise MissingWeightsError(f"weights file {path} does not exist")
+    if sha256 is not None and not isinstance(sha256, str):
+        raise ValueError(f"the sha256 of weights file {path} must be a string of 64 hexadecimal digits, "
+                         f"got {sha256!r}")
     if sha256:
         verify(path, sha256, "weights file")
     try:
@@ -140,7 +269,9 @@ def save_preset(model, folder, metadata, overwrite=False, samples=True, dtype=No
 
     Args:
         model: a family model (``get_config``/``save_weights``; ``sample`` for samples.png).
-        folder: destination; refused if it exists unless ``overwrite``.
+        folder: destination; refused if it exists unless ``overwrite``, and even then replaced
+            only if it is itself a preset folder (``files.check_replaceable``; checked before
+            anything is written). The old folder stays in place until the new one is complete.
         metadata: dict (name, family, description, dataset, training, metrics, ...); the
             weights entry (file, sha256) is filled in here.
         samples: also write samples.png, the grid of ``model.preview(64, seed=0)``.
@@ -150,8 +281,7 @@ def save_preset(model, folder, metadata, overwrite=False, samples=True, dtype=No
         The metadata as written.
     """
     folder = os.path.abspath(os.fspath(folder))
-    if os.path.exists(folder) and not overwrite:
-        raise FileExistsError(f"{folder} exists; pass overwrite=True to replace it")
+    files.check_replaceable(folder, overwrite, "preset")
     staging = files.staging_folder(folder)
     try:
         metadata = copy.deepcopy(metadata)
@@ -182,12 +312,18 @@ def save_preset(model, folder, metadata, overwrite=False, samples=True, dtype=No
 
 
 def write_metadata(folder, metadata):
-    """Writes metadata.json and re-renders README.md (the model card) from it."""
-    with open(os.path.join(folder, METADATA_FILE), "w") as f:
-        json.dump(metadata, f, indent=2, sort_keys=False)
-        f.write("\n")
-    with open(os.path.join(folder, CARD_FILE), "w") as f:
-        f.write(render_model_card(metadata))
+    """Writes metadata.json and re-renders README.md (the model card) from it.
+
+    Both are serialized before anything is written (a value JSON cannot hold, or a card that
+    cannot be rendered, changes nothing) and each file is replaced atomically
+    (``files.atomic_write``), so a failure or a kill leaves the old files, never a truncated one.
+    """
+    text = json.dumps(metadata, indent=2, sort_keys=False) + "\n"
+    card = render_model_card(metadata)
+    with files.atomic_write(os.path.join(folder, METADATA_FILE)) as f:
+        f.write(text)
+    with files.atomic_write(os.path.join(folder, CARD_FILE)) as f:
+        f.write(card)
 
 
 def _save_weights_without_optimizer(model, config, path):
