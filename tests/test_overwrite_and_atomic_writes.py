@@ -282,8 +282,7 @@ def test_a_failed_second_rename_puts_the_old_preset_back(tiny_gan, tiny_preset, 
     zoo.load(str(tiny_preset))
 
 
-def test_a_publish_killed_between_its_renames_is_undone_by_the_next_save(tiny_gan, tiny_preset, tmp_path):
-    before = _tree(tiny_preset)
+def _kill_a_publish_between_its_renames(tiny_preset, tmp_path):
     staging = tmp_path / "new"
     staging.mkdir()
     (staging / "metadata.json").write_text("{}")
@@ -301,11 +300,23 @@ def test_a_publish_killed_between_its_renames_is_undone_by_the_next_save(tiny_ga
     """)
     assert subprocess.run([sys.executable, "-c", killed]).returncode == 9
     assert not tiny_preset.exists()  # stranded: only the trash folder holds it
+
+
+def test_a_publish_killed_between_its_renames_is_undone_by_the_next_save(tiny_gan, tiny_preset, tmp_path):
+    before = _tree(tiny_preset)
+    _kill_a_publish_between_its_renames(tiny_preset, tmp_path)
     with pytest.raises(FileExistsError):
         zoo.save_preset(tiny_gan, tiny_preset, {"name": "other", "family": "gan"})
     assert _tree(tiny_preset) == before
     assert _listing(tmp_path) == ["new", "tiny_preset"]
     assert zoo.info(str(tiny_preset))["name"] == "tiny"
+
+
+def test_a_publish_killed_between_its_renames_is_undone_by_the_next_load(tiny_gan, tiny_preset, tmp_path):
+    before = _tree(tiny_preset)
+    _kill_a_publish_between_its_renames(tiny_preset, tmp_path)
+    np.testing.assert_array_equal(zoo.load(str(tiny_preset)).sample(2, seed=0), tiny_gan.sample(2, seed=0))
+    assert _tree(tiny_preset) == before
 
 
 def test_trash_left_after_a_completed_publish_is_removed(tiny_preset):

@@ -6,6 +6,7 @@ import os
 import re
 import warnings
 
+from keras_genai import files
 from keras_genai.zoo import preset, remote
 from keras_genai.zoo.errors import MissingWeightsError, PresetError, UnknownPresetError
 
@@ -86,7 +87,7 @@ def resolve(source, sha256=None):
     builtin = _builtin()
     if name not in _registered and source in builtin:
         source = builtin[source]
-    elif name not in _registered and not os.path.isdir(source):
+    elif name not in _registered and not os.path.isdir(source) and not files.recover_stranded(source):
         close = difflib.get_close_matches(source, list_presets(), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise UnknownPresetError(
