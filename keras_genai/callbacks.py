@@ -1,9 +1,12 @@
-"""Training callbacks: sample grids, TensorBoard images, and a resumable standard set."""
+"""Training callbacks: sample grids, TensorBoard images, a resumable standard set, a workdir lock."""
 
+import contextlib
 import json
 import math
 import os
+import shlex
 import shutil
+import sys
 import time
 import warnings
 
@@ -86,10 +89,40 @@ class TextSamples(keras.callbacks.Callback):
             f.write(text)
 
 
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stops training at the first batch (or epoch) whose logs hold a non-finite value (loss,
+    metrics). ``failure`` says what became non-finite and where, for example "g_loss became nan
+    at batch 3 of epoch 2" (None while nothing did); the caller decides what to keep."""
+
+    def __init__(self):
+        super().__init__()
+        self.failure = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = _non_finite(logs)
+        if bad and self.failure is None:
+            self.failure = f"{bad[0]} became {bad[1]} at batch {batch + 1} of epoch {self._epoch + 1}"
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        bad = _non_finite(logs)
+        if bad and self.failure is None:
+            self.failure = f"{bad[0]} became {bad[1]} in the logs of epoch {epoch + 1}"
+            self.model.stop_training = True
+
+
 class SafeCheckpoint(keras.callbacks.ModelCheckpoint):
     """``ModelCheckpoint`` (whole model after each epoch) that stops training at the first batch
     whose logs hold a non-finite value (loss, metrics) and then never writes the broken model
-    over the last good checkpoint. ``failure`` describes what happened (None if nothing did)."""
+    over the last good checkpoint. ``failure`` describes what happened (None if nothing did).
+
+    Each checkpoint is written to a partial file beside the target (``.last.partial.keras`` for
+    ``last.keras``) and renamed over it when complete, so a process killed while saving leaves
+    the previous checkpoint in place."""
 
     def __init__(self, filepath, **kwargs):
         super().__init__(filepath, **kwargs)
@@ -114,6 +147,34 @@ class SafeCheckpoint(keras.callbacks.ModelCheckpoint):
         super().on_epoch_end(epoch, logs)
         self.last_good_epoch = epoch + 1
 
+    # Keras writes straight onto the target, so a process killed while saving left a cut-off file
+    # in place of the last good checkpoint. Here the model goes to a partial file beside it first
+    # (same folder, same file system) and is renamed over the target once complete.
+    def _get_file_path(self, epoch, batch, logs):
+        return _partial_path(super()._get_file_path(epoch, batch, logs))
+
+    def _save_model(self, epoch, batch, logs):
+        partial = self._get_file_path(epoch, batch, logs)
+        target = super()._get_file_path(epoch, batch, logs)
+        try:
+            super()._save_model(epoch, batch, logs)  # writes ``partial`` (or nothing: save_best_only)
+            if os.path.exists(partial):
+                os.replace(partial, target)
+        except BaseException:
+            if os.path.exists(partial):
+                os.remove(partial)
+            raise
+
+
+def _partial_path(path):
+    """``dir/.name.partial.ext`` for ``dir/name.ext``, keeping the extension Keras checks
+    (``.keras``, ``.weights.h5``, ``.h5``)."""
+    folder, name = os.path.split(path)
+    for extension in (".weights.h5", ".keras", ".h5"):
+        if name.endswith(extension):
+            return os.path.join(folder, f".{name[: -len(extension)]}.partial{extension}")
+    return os.path.join(folder, f".{name}.partial")
+
 
 class ResumableBackup(keras.callbacks.BackupAndRestore):
     """``BackupAndRestore`` after every epoch that also keeps the model's random-number states
@@ -130,7 +191,10 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     one (``double_checkpoint``) is used instead.
 
     Args:
-        backup_dir: folder of the backup (removed when ``fit`` completes, kept when it failed).
+        backup_dir: folder of the backup (kept when ``fit`` failed; removed when it completes,
+            unless ``delete_checkpoint=False``: then the caller removes it once the result is
+            safely stored, so a run killed after its last epoch can still finish without
+            training again).
         start_epoch: the epoch the training data was positioned for; restoring another one
             raises instead of silently training on the wrong batches.
         settings: a JSON-able dict of what positions the data and noise (batch size, steps per
@@ -138,13 +202,15 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             settings raises ``ValueError`` instead of resuming on shifted batches.
 
     Each backup also records ``training_seconds``: the time spent on the completed epochs by
-    this process and the ones it resumed (``backup_training_seconds``).
+    this process and the ones it resumed (``backup_training_seconds``), and the logs of the
+    epoch it backs up (``backup_logs``).
     """
 
     STATES_FILE = "random_states.npz"
 
-    def __init__(self, backup_dir, start_epoch=None, settings=None):
-        super().__init__(backup_dir, save_freq="epoch", double_checkpoint=True)
+    def __init__(self, backup_dir, start_epoch=None, settings=None, delete_checkpoint=True):
+        super().__init__(backup_dir, save_freq="epoch", double_checkpoint=True, delete_checkpoint=delete_checkpoint)
+        self._epoch_logs = {}
         self.start_epoch = start_epoch
         self.settings = _json_round_trip(settings)
         self._failed = False
@@ -215,7 +281,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
                      training_seed=np.array(getattr(self.model, "_training_seed", 0) or 0, np.int64), **states)
         os.replace(self._states_path + ".tmp", self._states_path)
         metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights_sha256": digest,
-                    "settings": self.settings,
+                    "settings": self.settings, "logs": self._epoch_logs,
                     "training_seconds": self._seconds_before + time.perf_counter() - self._clock_start}
         with open(self._training_metadata_path + ".tmp", "w") as f:
             json.dump(metadata, f)
@@ -235,6 +301,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         if self._failed or _non_finite(logs):
             self._failed = True
             return
+        self._epoch_logs = _finite_numbers(logs)
         super().on_epoch_end(epoch, logs)
 
     def on_train_end(self, logs=None):
@@ -286,6 +353,13 @@ def backup_training_seconds(backup_dir):
     return None if seconds is None else float(seconds)
 
 
+def backup_logs(backup_dir):
+    """The Keras logs ({name: float}) of the epoch that ``backup_epoch`` resumes from: {} when
+    there is no backup or it does not say (made by an older version)."""
+    metadata = _resumable_metadata(backup_dir)
+    return dict((metadata or {}).get("logs") or {})
+
+
 def _resumable_metadata(backup_dir):
     """The metadata of the backup a resumed run restores (the last one whose weights match
     it, else the previous one), None when there is none."""
@@ -318,6 +392,19 @@ def _check_settings(backup_dir, metadata, settings):
                      "(or delete the backup folder) to start afresh")
 
 
+def _finite_numbers(logs):
+    """The finite numbers of Keras logs as plain floats (JSON-able)."""
+    numbers = {}
+    for name, value in (logs or {}).items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(number):
+            numbers[name] = number
+    return numbers
+
+
 def _non_finite(logs):
     """(name, value) pairs of the non-finite numbers in Keras logs."""
     bad = []
@@ -331,13 +418,15 @@ def _non_finite(logs):
     return bad[0] if bad else None
 
 
-def standard(workdir, samples_every=1, tensorboard=True, kind="images", start_epoch=None, settings=None):
+def standard(workdir, samples_every=1, tensorboard=True, kind="images", start_epoch=None, settings=None,
+             keep_backup=False):
     """The callbacks a long run wants, all under ``workdir``:
 
     - ``backup/``: ``ResumableBackup`` (an interrupted ``fit`` with the same workdir resumes
       from the last finished epoch, optimizer and random states included; ``start_epoch``: the
       epoch step-keyed training data was positioned for; ``settings``: what positions the data,
-      checked on resume; see ``ResumableBackup``);
+      checked on resume; see ``ResumableBackup``). A completed ``fit`` removes it, unless
+      ``keep_backup``: then the caller removes it after storing the result;
     - ``checkpoints/last.keras``: the full model after each epoch (``keras.saving.load_model``);
       a non-finite loss stops training and leaves the last good one in place (``SafeCheckpoint``);
     - ``samples/epoch_XXXX.png``: sample grids from fixed noise (``kind="images"``), or
@@ -347,7 +436,8 @@ def standard(workdir, samples_every=1, tensorboard=True, kind="images", start_ep
     workdir = os.fspath(workdir)
     os.makedirs(os.path.join(workdir, "checkpoints"), exist_ok=True)
     callbacks = [
-        ResumableBackup(os.path.join(workdir, "backup"), start_epoch=start_epoch, settings=settings),
+        ResumableBackup(os.path.join(workdir, "backup"), start_epoch=start_epoch, settings=settings,
+                        delete_checkpoint=not keep_backup),
         SafeCheckpoint(os.path.join(workdir, "checkpoints", "last.keras")),
     ]
     if kind == "text":
@@ -362,3 +452,50 @@ def standard(workdir, samples_every=1, tensorboard=True, kind="images", start_ep
         if kind == "images":
             callbacks.append(TensorBoardImages(log_dir))
     return callbacks
+
+
+LOCK_FILE = ".lock"
+
+
+@contextlib.contextmanager
+def locked_workdir(workdir, command=None):
+    """Holds ``workdir`` for one run: an exclusive, non-blocking ``fcntl.flock`` on
+    ``<workdir>/.lock`` while the ``with`` block runs, with this process's pid, start time and
+    ``command`` (default: ``sys.argv``) written into the file. The lock belongs to the open file,
+    so the system releases it when the process ends, however it ends (a ``kill -9`` included).
+
+    Raises ``ValueError`` naming the other run (pid, command, start time) when another process
+    holds the lock: two runs on one workdir would write the same backup and checkpoint files.
+    """
+    import fcntl  # POSIX only
+
+    workdir = os.fspath(workdir)
+    os.makedirs(workdir, exist_ok=True)
+    path = os.path.join(workdir, LOCK_FILE)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(f"{workdir} is in use by another run ({_lock_holder(path)}); wait for it to end, "
+                             "or use another workdir (--workdir)") from None
+        holder = {"pid": os.getpid(), "command": command or " ".join(shlex.quote(a) for a in sys.argv),
+                  "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, (json.dumps(holder) + "\n").encode(), 0)
+        try:
+            yield path
+        finally:
+            os.ftruncate(descriptor, 0)
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _lock_holder(path):
+    """The run holding a lock, as its lock file describes it: pid, command, start time."""
+    try:
+        with open(path) as f:
+            holder = json.load(f)
+        return f"pid {holder['pid']}, command {holder['command']!r}, started {holder['started']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"its lock file {path} does not say which; it may be starting"

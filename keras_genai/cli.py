@@ -5,6 +5,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import sys
 import time
 
@@ -30,6 +31,7 @@ def main(argv=None):
         parser.print_help()
         return 2
     try:
+        _resolve_url_preset(args)
         return args.run(args) or 0
     except (ValueError, KeyError, TypeError, FileExistsError, FileNotFoundError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
@@ -51,11 +53,13 @@ def _parser():
 
     p = commands.add_parser("info", help="show a preset's metadata (recipe, metrics, weights)")
     p.add_argument("preset", help="preset name, folder or URL")
+    _add_sha256(p)
     p.add_argument("--json", action="store_true", help="print the raw metadata as JSON")
     p.set_defaults(run=_info)
 
     p = commands.add_parser("sample", help="draw samples from a preset and save a PNG grid")
     p.add_argument("preset", help="preset name, folder or URL")
+    _add_sha256(p)
     p.add_argument("-n", "--num-samples", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("--seed", type=int, default=None, help="integer seed for reproducible samples")
     p.add_argument("--output", default="samples.png", help="PNG path (default samples.png)")
@@ -63,12 +67,15 @@ def _parser():
     p.add_argument("--labels", default=None,
                    help="conditional presets: one class for all samples (7) or one per sample (0,1,2,...)")
     p.add_argument("--weights", default=None, help="a .weights.h5 path or URL to use instead")
+    p.add_argument("--weights-sha256", default=None, metavar="HEX",
+                   help="sha256 of --weights (required when it is a URL)")
     p.add_argument("--candidates", type=int, default=1,
                    help="GANs: keep the most real (by the discriminator) of this many draws per image (default 1)")
     p.set_defaults(run=_sample)
 
     p = commands.add_parser("generate", help="continue a prompt with a language-model preset (gpt_shakespeare)")
     p.add_argument("preset", help="preset name, folder or URL")
+    _add_sha256(p)
     p.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
     p.add_argument("-n", "--max-new-tokens", type=int, default=500, help="characters to add (default 500)")
     p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy; default 0.8")
@@ -79,6 +86,7 @@ def _parser():
 
     p = commands.add_parser("train", help="train a preset's recipe and save the result as a preset")
     p.add_argument("preset", help="preset whose architecture and recipe to train")
+    _add_sha256(p)
     p.add_argument("--output", required=True, help="folder for the trained preset")
     p.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
     p.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
@@ -103,6 +111,7 @@ def _parser():
 
     p = commands.add_parser("evaluate", help="measure FID, KID, IS, precision/recall of a preset's samples")
     p.add_argument("preset", help="preset name, folder or URL")
+    _add_sha256(p)
     p.add_argument("--metrics", default="fid,kid,is,pr", help="comma separated: fid, kid, is, pr")
     p.add_argument("--num-samples", type=int, default=10_000, help="generated images (default 10000)")
     p.add_argument("--features", choices=["mnist", "inception"], default="mnist",
@@ -133,6 +142,7 @@ def _parser():
 
     p = commands.add_parser("export", help="export for TF Serving (SavedModel) and LiteRT, checked")
     p.add_argument("preset", help="preset name, folder or URL")
+    _add_sha256(p)
     p.add_argument("--output", required=True, help="base folder; SavedModel goes to <output>/<version>/")
     p.add_argument("--format", choices=["saved_model", "tflite", "all"], default="all")
     p.add_argument("--version", type=int, default=1, help="TF Serving version folder (default 1)")
@@ -144,6 +154,32 @@ def _parser():
     p.add_argument("--no-check", action="store_true", help="skip the fresh-process parity checks")
     p.set_defaults(run=_export)
     return parser
+
+
+def _add_sha256(parser):
+    parser.add_argument("--sha256", default=None, metavar="HEX",
+                        help="sha256 of the preset archive (required when the preset is a URL)")
+
+
+def _resolve_url_preset(args):
+    """A URL preset is downloaded (or found in the cache) and checked against ``--sha256`` once,
+    before the command runs; the command then works on the verified local folder."""
+    preset = getattr(args, "preset", None)
+    if preset is None:
+        return
+    from keras_genai.zoo import remote
+
+    if not remote.is_url(preset):
+        if args.sha256:
+            raise ValueError(f"--sha256 checks a URL preset's archive; {preset!r} is not a URL "
+                             "(a shipped or local preset is checked against its own metadata.json)")
+        return
+    if not args.sha256:
+        raise ValueError(f"{preset} is a URL: pass --sha256 HEX (the archive's sha256) so it can be checked "
+                         "before anything is loaded")
+    from keras_genai.zoo import registry
+
+    args.preset = registry.resolve(preset, args.sha256)
 
 
 def _list(args):
@@ -176,11 +212,12 @@ def _info(args):
 def _sample(args):
     import numpy as np
 
-    from keras_genai import plot, zoo
+    from keras_genai import files, plot, zoo
 
+    png, npy = _sample_outputs(args)  # checked before sampling: a bad path writes nothing
     if args.candidates != 1:
         _refuse_candidates_unless_gan(args.preset, zoo.info(args.preset))
-    model = zoo.load(args.preset, weights=args.weights, compile=False)
+    model = zoo.load(args.preset, weights=args.weights, weights_sha256=args.weights_sha256, compile=False)
     if hasattr(model, "vocabulary"):
         raise ValueError(f"{args.preset} is a language model; use `keras-genai generate {args.preset} --prompt ...`")
     kwargs = {}
@@ -193,10 +230,29 @@ def _sample(args):
     if args.candidates != 1:
         kwargs["candidates"] = args.candidates
     images = model.sample(args.num_samples, seed=args.seed, **kwargs)
-    plot.save_grid(images, args.output)
-    if args.npy:
-        np.save(args.npy, images)
-    print(f"saved {len(images)} samples {images.shape[1:]} uint8 to {args.output}")
+    plot.save_grid(images, png)
+    if npy:
+        with files.atomic_write(npy, "wb") as f:
+            np.save(f, images)
+    print(f"saved {len(images)} samples {images.shape[1:]} uint8 to {png}" + (f" and {npy}" if npy else ""))
+
+
+def _sample_outputs(args):
+    """The paths ``sample`` writes (the PNG grid, the .npy array or None), as ``savefig`` and
+    ``np.save`` name them, after checking that both can be written."""
+    from keras_genai import files, plot
+
+    files.check_writable_file(args.output, "--output")
+    png, _ = plot.image_format(args.output)
+    files.check_writable_file(png, "--output")
+    if not args.npy:
+        return png, None
+    files.check_writable_file(args.npy, "--npy")
+    npy = args.npy if args.npy.endswith(".npy") else args.npy + ".npy"
+    files.check_writable_file(npy, "--npy")
+    if os.path.abspath(npy) == os.path.abspath(png):
+        raise ValueError(f"--output and --npy are the same file ({png}); give two paths")
+    return png, npy
 
 
 def _generate(args):
@@ -214,20 +270,43 @@ RUN_NOTES = ("continued_from", "continuation", "wall_time_note", "total_epochs",
              "dtype_policy", "resumed", "previous_preset", "weight_averaging_effect", "how_it_was_trained")
 
 
+# What --epochs, --batch-size and --steps-per-epoch are called on the command line.
+TRAIN_COUNTS = {"epochs": "--epochs", "batch_size": "--batch-size", "steps_per_epoch": "--steps-per-epoch"}
+
+
 def _train(args):
+    """``keras-genai train``: checks the counts and the --output target before anything is read or
+    written, then trains with the workdir locked (one run per workdir; see ``_train_and_save``)."""
+    from keras_genai import callbacks, files
+
+    for name, flag in TRAIN_COUNTS.items():
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} must be a positive integer, got {value}")
+    files.check_replaceable(args.output, args.overwrite, "preset", protected=(args.workdir,) if args.workdir else ())
+    if not args.workdir:
+        return _train_and_save(args)
+    with callbacks.locked_workdir(args.workdir, _command_line()):
+        return _train_and_save(args)
+
+
+def _train_and_save(args):
+    """Trains and saves the preset. A run that cannot end in a good preset exits 1 and keeps what
+    can be recovered: stopped by a non-finite loss, the last good checkpoint and backup; a finished
+    training whose save failed, a copy of the preset (``_keep_trained_preset``) and the backup. The
+    backup is removed only once the preset is in place, so a run killed while saving finishes
+    without training again when the same command is run again."""
     import keras
 
     from keras_genai import callbacks, data, zoo
 
-    if os.path.exists(args.output) and not args.overwrite:
-        raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
     meta = zoo.info(args.preset)
     recipe = dict(meta.get("training", {}))
     for note in RUN_NOTES:  # they describe the run that made the source preset, not this one
         recipe.pop(note, None)
     dataset = meta["dataset"]
-    epochs = args.epochs or recipe.get("epochs", 1)
-    batch_size = args.batch_size or recipe.get("batch_size", 128)
+    epochs = recipe.get("epochs", 1) if args.epochs is None else args.epochs
+    batch_size = recipe.get("batch_size", 128) if args.batch_size is None else args.batch_size
     seed = recipe.get("seed", 0) if args.seed is None else args.seed
     keras.utils.set_random_seed(seed)
     dtype = _dtype_policy(args.dtype)
@@ -250,21 +329,42 @@ def _train(args):
     settings = {"preset": args.preset, "from_pretrained": bool(args.from_pretrained), "batch_size": batch_size,
                 "steps_per_epoch": args.steps_per_epoch, "seed": seed, "learning_rate": args.learning_rate,
                 "weight_averaging": args.weight_averaging, "dtype": dtype}
-    start_epoch = callbacks.backup_epoch(os.path.join(args.workdir, "backup"), settings) if args.workdir else 0
-    earlier_seconds = callbacks.backup_training_seconds(os.path.join(args.workdir, "backup")) if start_epoch else 0.0
+    backup_dir = os.path.join(args.workdir, "backup") if args.workdir else None
+    start_epoch = callbacks.backup_epoch(backup_dir, settings) if backup_dir else 0
+    if start_epoch > epochs:
+        raise ValueError(f"{backup_dir} holds a run that finished {start_epoch} epochs, more than --epochs {epochs}; "
+                         f"pass --epochs {start_epoch} or more to continue it, or use another --workdir")
+    earlier_seconds = callbacks.backup_training_seconds(backup_dir) if start_epoch else 0.0
+    earlier_logs = callbacks.backup_logs(backup_dir) if start_epoch else {}
     if meta.get("family") == "gpt":
         train, steps = _text_training_data(model, dataset, recipe, batch_size, seed, args, start_epoch)
     else:
         train, steps = _image_training_data(dataset, batch_size, seed, with_labels, args, start_epoch)
     kind = "text" if hasattr(model, "vocabulary") else "images"
-    cbs = callbacks.standard(args.workdir, kind=kind, start_epoch=start_epoch, settings=settings) if args.workdir else []
+    guard = callbacks.StopOnNonFinite()
+    cbs = [guard]
+    if args.workdir:
+        cbs += callbacks.standard(args.workdir, kind=kind, start_epoch=start_epoch, settings=settings,
+                                  keep_backup=True)
+    if start_epoch == epochs:
+        resuming = f", all {epochs} epochs done before the run was stopped: saving the preset"
+    else:
+        resuming = f", resuming after epoch {start_epoch}" if start_epoch else ""
     print(f"training {args.preset} on {dataset['name']}/{dataset.get('split', 'train')}: "
-          f"{epochs} epochs of {steps} steps, batch {batch_size}, seed {seed}"
-          + (f", resuming after epoch {start_epoch}" if start_epoch else ""), flush=True)
+          f"{epochs} epochs of {steps} steps, batch {batch_size}, seed {seed}{resuming}", flush=True)
     start = time.perf_counter()
     history = model.fit(train, epochs=epochs, steps_per_epoch=steps, callbacks=cbs, shuffle=False,
                         verbose=1 if sys.stdout.isatty() else 2)
     wall = (earlier_seconds or 0.0) + time.perf_counter() - start
+    if guard.failure:
+        return _train_failed(f"training stopped: {guard.failure}; no preset was saved. {_kept_after_failure(args)}. "
+                             "Lower --learning-rate (in another --workdir: a backup resumes only its own settings) "
+                             "or check the data")
+    broken = _non_finite_weights(model)
+    if broken:
+        return _train_failed(f"the trained weights hold non-finite values ({len(broken)} arrays: "
+                             f"{', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''}); no preset was saved. "
+                             f"{_kept_after_failure(args)}")
     if start_epoch:
         if earlier_seconds is None:
             counted = (f"wall_time_s counts epochs {start_epoch + 1}-{epochs} only (the backup did not record "
@@ -276,32 +376,102 @@ def _train(args):
     if args.from_pretrained:  # the card must say the weights had training before this run
         recipe["continued_from"] = {"preset": meta["name"], "epochs": meta.get("training", {}).get("epochs"),
                                     "wall_time_s": meta.get("training", {}).get("wall_time_s")}
+    # Stopped after its last epoch, a resumed run trains nothing: the logs of that epoch are the backup's.
+    final_logs = {k: round(float(v[-1]), 4) for k, v in history.history.items() if v} or \
+        {k: round(float(v), 4) for k, v in earlier_logs.items()}
     recipe.update(
         epochs=epochs, batch_size=batch_size, seed=seed,
         steps_per_epoch=steps or recipe.get("steps_per_epoch"),
         command=_command_line() or recipe.get("command"),
         wall_time_s=round(wall, 1),
         machine=f"{platform.machine()}, {os.cpu_count()} CPU cores, TensorFlow {__import__('tensorflow').__version__}, Keras {keras.__version__}",
-        final_logs={k: round(float(v[-1]), 4) for k, v in history.history.items()},
+        final_logs=final_logs,
     )
     meta.update(training=recipe)
     meta.pop("path", None)
     meta.pop("pretrained_available", None)
     meta.pop("weights", None)
     meta["metrics"] = {}
-    if classifier:
-        test = data.images(dataset["name"], split="test", batch_size=500, shuffle=False, with_labels=True,
-                           drop_remainder=False, data_dir=args.data_dir, manual_dir=args.manual_dir)
-        scores = model.evaluate(test, return_dict=True, verbose=0)
-        meta["metrics"] = {"test_accuracy": round(float(scores["accuracy"]), 4),
-                           "test_loss": round(float(scores["loss"]), 4)}
-        print(f"test accuracy {scores['accuracy']:.4f}")
-    if meta.get("family") == "gpt":
-        meta["metrics"] = _text_metrics(model, meta, args.data_dir, args.manual_dir)
-        meta["sample_text"] = _sample_text(model)
-    zoo.save_preset(model, args.output, meta, overwrite=args.overwrite, samples=hasattr(model, "sample"),
-                    dtype="float32" if dtype else None)
+    try:  # from here on the training is done: whatever fails, it is kept (see _keep_trained_preset)
+        if classifier:
+            test = data.images(dataset["name"], split="test", batch_size=500, shuffle=False, with_labels=True,
+                               drop_remainder=False, data_dir=args.data_dir, manual_dir=args.manual_dir)
+            scores = model.evaluate(test, return_dict=True, verbose=0)
+            meta["metrics"] = {"test_accuracy": round(float(scores["accuracy"]), 4),
+                               "test_loss": round(float(scores["loss"]), 4)}
+            print(f"test accuracy {scores['accuracy']:.4f}")
+        if meta.get("family") == "gpt":
+            meta["metrics"] = _text_metrics(model, meta, args.data_dir, args.manual_dir)
+            meta["sample_text"] = _sample_text(model)
+        zoo.save_preset(model, args.output, meta, overwrite=args.overwrite, samples=hasattr(model, "sample"),
+                        dtype="float32" if dtype else None)
+    except Exception as error:
+        kept = _keep_trained_preset(model, meta, args, dtype)
+        return _train_failed(f"could not save the trained preset to {args.output} ({type(error).__name__}: "
+                             f"{error}). {kept}")
+    if backup_dir:  # the preset is in place: nothing is left to resume
+        shutil.rmtree(backup_dir, ignore_errors=True)
     print(f"saved the trained preset to {args.output} ({wall:.0f} s of training)")
+
+
+def _train_failed(message):
+    """Reports a training run that ended without a preset; its exit status (1)."""
+    print(f"keras-genai train: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _non_finite_weights(model):
+    """Paths of the model's floating-point weights that hold NaN or infinity."""
+    import numpy as np
+
+    return [w.path for w in model.weights
+            if "float" in str(w.dtype) and not np.isfinite(np.asarray(w.numpy(), np.float64)).all()]
+
+
+def _kept_after_failure(args):
+    """What a failed run leaves to recover from, as a sentence."""
+    from keras_genai import callbacks
+
+    if not args.workdir:
+        return "Nothing was kept: pass --workdir to keep a checkpoint and a backup of every finished epoch"
+    checkpoint = os.path.join(args.workdir, "checkpoints", "last.keras")
+    backup = os.path.join(args.workdir, "backup")
+    epoch = callbacks.backup_epoch(backup)
+    kept = [f"the last good checkpoint {checkpoint} (keras.saving.load_model)"] if os.path.exists(checkpoint) else []
+    if epoch:
+        kept.append(f"the backup {backup} of epoch {epoch}")
+    return "Kept: " + " and ".join(kept) if kept else "No epoch had finished, so there is no checkpoint or backup"
+
+
+def _keep_trained_preset(model, meta, args, dtype):
+    """After the save to --output failed: saves the finished training as a preset where it can be
+    recovered (``<workdir>/trained_preset-<time>``; without a workdir beside --output, else in the
+    temporary folder) and returns a sentence saying where, and that the backup is kept."""
+    import tempfile
+
+    from keras_genai import zoo
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    if args.workdir:
+        places = [os.path.join(args.workdir, f"trained_preset-{stamp}")]
+    else:
+        places = [f"{os.path.abspath(args.output).rstrip(os.sep)}.trained-{stamp}",
+                  os.path.join(tempfile.gettempdir(), f"keras-genai-trained-{stamp}")]
+    problems = []
+    for place in places:
+        try:
+            zoo.save_preset(model, place, meta, samples=hasattr(model, "sample"), dtype="float32" if dtype else None)
+        except Exception as error:  # said in the message; the next place is tried
+            problems.append(f"{place}: {type(error).__name__}: {error}")
+            continue
+        kept = f"The trained model was saved as a preset to {place} instead; move it where you want it"
+        break
+    else:
+        kept = "Saving it elsewhere failed too (" + "; ".join(problems) + ")"
+    if args.workdir:
+        kept += (f". The backup {os.path.join(args.workdir, 'backup')} is kept: rerun the same command with a free "
+                 "--output (or --overwrite) to save the preset there without training again")
+    return kept
 
 
 def _has_noise_seed(preset):
@@ -402,9 +572,11 @@ def _image_options(dataset):
 
 
 def _evaluate(args):
-    from keras_genai import zoo
+    from keras_genai import files, zoo
     from keras_genai.metrics import evaluate
 
+    if args.output:  # before minutes of evaluation, not after
+        files.check_writable_file(args.output, "--output")
     meta = zoo.info(args.preset)
     if args.candidates != 1:
         _refuse_candidates_unless_gan(args.preset, meta)
@@ -476,8 +648,11 @@ def _evaluate_pixelcnn(args, meta):
 
 
 def _floor(args):
+    from keras_genai import files
     from keras_genai.metrics import evaluate
 
+    if args.output:
+        files.check_writable_file(args.output, "--output")
     results = evaluate.real_data_floor(features=args.features, dataset=args.dataset, num_samples=args.num_samples)
     results["command"] = _command_line()
     _report(results, args.output)
@@ -495,10 +670,14 @@ def _command_line():
 
 
 def _report(results, output):
-    print(json.dumps(results, indent=2))
+    """Prints ``results`` as JSON and writes them to ``output`` (if given) atomically."""
+    from keras_genai import files
+
+    text = json.dumps(results, indent=2)
+    print(text)
     if output:
-        with open(output, "w") as f:
-            json.dump(results, f, indent=2)
+        with files.atomic_write(output) as f:
+            f.write(text)
 
 
 def _store_metrics(preset_name, key, results):
@@ -515,9 +694,24 @@ def _store_metrics(preset_name, key, results):
 
 
 def _export(args):
-    from keras_genai import export, zoo
+    from keras_genai import export, files, zoo
 
+    # Every argument and every target is checked before the first file is written.
+    quantizations = _quantizations(args.quantize)
+    export.validate_version(args.version)
+    export.validate_batch_size(args.tflite_batch_size)
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        raise ValueError(f"--output {args.output} is a file; export writes a folder (<output>/<version>/, "
+                         "<output>/*.tflite)")
     model = zoo.load(args.preset, compile=False)
+    saved_model_target = export.saved_model_path(args.output, args.version)
+    tflite_targets = [(quantize, signature, os.path.join(args.output, f"{stem}_{quantize}.tflite"), stem)
+                      for quantize in quantizations for signature, stem in _edge_files(model)]
+    if args.format in ("saved_model", "all"):
+        files.check_replaceable(saved_model_target, args.overwrite, "saved_model")
+    if args.format in ("tflite", "all"):
+        for _, _, path, _ in tflite_targets:
+            files.check_replaceable(path, args.overwrite, "tflite")
     reports = {}
     if args.format in ("saved_model", "all"):
         print("writing SavedModel ...", flush=True)
@@ -529,19 +723,33 @@ def _export(args):
         example = "sample" if "sample" in model.export_signatures() else "serving_default"
         print("   ", export.rest_request_body(model, example, num_samples=2, seed=0))
     if args.format in ("tflite", "all"):
-        for quantize in [q.strip() for q in args.quantize.split(",") if q.strip()]:
-            for signature, stem in _edge_files(model):
-                path = os.path.join(args.output, f"{stem}_{quantize}.tflite")
-                print(f"writing LiteRT {quantize} ({signature}) ...", flush=True)
-                export.tflite(model, path, quantize=quantize, overwrite=args.overwrite,
-                              batch_size=args.tflite_batch_size, signature=signature)
-                print(f"  {path}  ({os.path.getsize(path) / 1e6:.2f} MB)")
-                if not args.no_check:
-                    report = export.check_tflite(model, path, quantize, signature=signature)
-                    reports.update({k if stem == "model" else f"{stem}.{k}": v for k, v in report.items()})
+        for quantize, signature, path, stem in tflite_targets:
+            print(f"writing LiteRT {quantize} ({signature}) ...", flush=True)
+            export.tflite(model, path, quantize=quantize, overwrite=args.overwrite,
+                          batch_size=args.tflite_batch_size, signature=signature)
+            print(f"  {path}  ({os.path.getsize(path) / 1e6:.2f} MB)")
+            if not args.no_check:
+                report = export.check_tflite(model, path, quantize, signature=signature)
+                reports.update({k if stem == "model" else f"{stem}.{k}": v for k, v in report.items()})
     for name, report in reports.items():
         print(f"check {name}: max |diff| {report['max_abs_diff']:.3g} <= tolerance {report['tolerance']}, "
               f"mean |diff| {report['mean_abs_diff']:.2g}")
+
+
+def _quantizations(text):
+    """The LiteRT variants of ``--quantize`` ("float32,float16"), in order, each once; refuses
+    unknown names and an empty list."""
+    from keras_genai import export
+
+    names = list(dict.fromkeys(q.strip() for q in text.split(",") if q.strip()))
+    unknown = [q for q in names if q not in export.QUANTIZATIONS]
+    if unknown:
+        raise ValueError(f"--quantize: unknown variant(s) {', '.join(map(repr, unknown))}; use a comma separated "
+                         f"list of {', '.join(export.QUANTIZATIONS)}")
+    if not names:
+        raise ValueError("--quantize lists no variant; use a comma separated list of "
+                         + ", ".join(export.QUANTIZATIONS))
+    return names
 
 
 if __name__ == "__main__":
