@@ -83,7 +83,7 @@ def test_load_with_another_noise_seed(tiny_preset):
     assert model.seed == 5
     assert not np.allclose(model.noise(4).numpy(), zoo.load(str(tiny_preset), seed=6).noise(4).numpy())
     assert zoo.load(str(tiny_preset), seed=np.int64(5)).seed == 5
-    with pytest.raises(ValueError, match="seed must be an integer"):
+    with pytest.raises(TypeError, match="seed must be None or an integer"):
         zoo.load(str(tiny_preset), seed="5")
     with pytest.raises(ValueError, match="has no seed to set"):
         zoo.load("mnist_classifier", seed=5)

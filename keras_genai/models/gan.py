@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from keras_genai import distribution, losses
 from keras_genai.models import images as image_utils
-from keras_genai.models import optimizers
+from keras_genai.models import optimizers, sampling
 
 
 def latent_noise(num_samples, seed, latent_dim):
@@ -69,6 +69,7 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
         if isinstance(discriminator, dict):
             discriminator = keras.saving.deserialize_keras_object(discriminator)
         _check_options(loss, discriminator_steps, gradient_penalty, ema_decay, num_classes, generator_top_k)
+        seed = sampling.check_seed(seed)
         self.generator = generator
         self.discriminator = discriminator
         self.loss_name = loss
@@ -97,6 +98,7 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
         self.g_optimizer = None
         self._generate_fn = None
         self._ranked_fn = None
+        self._scores_fn = None
         self.built = True
 
     @property
@@ -273,9 +275,19 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
         an integer seed gives the same noise every time (see ``latent_noise``).
         """
         num_samples = image_utils.check_count(num_samples)
+        seed = sampling.check_seed(seed)
+        sampling.check_result_bytes(num_samples * self.latent_dim * 4, f"noise({num_samples})")
         if seed is None:
             return keras.random.normal((num_samples, self.latent_dim), seed=self.seed_generator)
-        return latent_noise(num_samples, int(seed), self.latent_dim)
+        return latent_noise(num_samples, seed, self.latent_dim)
+
+    def _noise_rows(self, seed):
+        """``StatelessRows`` of the noise ``noise(N, seed)`` for every N (``seed`` checked; None
+        advances the model's ``SeedGenerator`` once, as ``noise`` does)."""
+        if seed is None:
+            return sampling.StatelessRows("normal", sampling.keras_seed(self.seed_generator), (self.latent_dim,),
+                                          keras.config.floatx())
+        return sampling.StatelessRows("normal", tf.constant([seed, 0], tf.int64), (self.latent_dim,))
 
     def check_labels(self, labels, num_samples):
         """Validates class labels: None for unconditional models; for conditional ones an int
@@ -288,65 +300,111 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
         Args:
             z: float array (batch, latent_dim).
             labels: conditional models only: int or (batch,) ints in [0, num_classes).
+            batch_size: positive int, latent vectors per generator call.
         Returns:
             np.ndarray float32 (batch, H, W, C) in [-1, 1].
         """
         z = _check_latents(z, self.latent_dim)
         labels = self.check_labels(labels, int(z.shape[0]))
-        if self._generate_fn is None:
-            generator = self.sampling_generator
-            self._generate_fn = tf.function(lambda inputs: generator(inputs, training=False), reduce_retracing=True)
+        batch_size = image_utils.check_count(batch_size, "batch_size")
+        generate = self._generate_function()
         chunks = []
         for i in range(0, int(z.shape[0]), batch_size):
             inputs = [z[i : i + batch_size], labels[i : i + batch_size]] if self.conditional else z[i : i + batch_size]
-            chunks.append(self._generate_fn(inputs))
+            chunks.append(generate(inputs))
         return tf.concat(chunks, axis=0).numpy()
+
+    def _generate_function(self):
+        if self._generate_fn is None:
+            generator = self.sampling_generator
+            self._generate_fn = tf.function(lambda inputs: generator(inputs, training=False), reduce_retracing=True)
+        return self._generate_fn
 
     def sample(self, num_samples, seed=None, labels=None, batch_size=256, candidates=1):
         """Draws ``num_samples`` images.
 
         Args:
-            num_samples: positive int.
-            seed: None for fresh randomness, or an int for reproducible samples
-                (identical to the exported ``sample`` signature with the same seed).
+            num_samples: positive int. The uint8 result (num_samples * H * W * C bytes) must fit
+                in ``sampling.result_limit()`` (the memory available, or ``MAX_SAMPLE_BYTES``);
+                a larger request is refused with a ``ValueError`` before anything is drawn.
+            seed: None for fresh randomness, or an int in the int64 range for reproducible
+                samples (identical to the exported ``sample`` signature with the same seed);
+                anything else is a ``TypeError`` (``sampling.check_seed``).
             labels: conditional models only (required there): an int for all samples or
                 ``num_samples`` ints in [0, num_classes).
-            batch_size: images per generator call (with candidates: about this many
-                candidates per call).
+            batch_size: positive int, images per generator call (with candidates: at most this
+                many candidates per call). The noise is drawn per call too, so memory stays
+                bounded for any ``num_samples`` and ``candidates``; the images do not depend on it.
             candidates: positive int. Above 1, each image is the one of ``candidates``
                 generator draws that the discriminator rates most real (discriminator-ranked
                 sampling; see ``best_of_candidates``). It trades diversity for fidelity and
                 runs both networks on ``num_samples * candidates`` images; equal to the
                 exported ``sample_ranked`` signature. The draws are laid out per image, so
-                ``sample(n, seed, candidates=m)`` is not a filtered ``sample(n, seed)``.
+                ``sample(n, seed, candidates=m)`` is not a filtered ``sample(n, seed)``. With
+                ``candidates > batch_size`` an image's candidates are scored ``batch_size`` at
+                a time and the best one wins (the first of equal scores, as in one call).
         Returns:
             np.ndarray uint8 (num_samples, H, W, C) in [0, 255].
         """
         num_samples = image_utils.check_count(num_samples)
-        labels = self.check_labels(labels, num_samples)
+        seed = sampling.check_seed(seed)
+        batch_size = image_utils.check_count(batch_size, "batch_size")
         candidates = image_utils.check_count(candidates, "candidates")
-        z = self.noise(num_samples * candidates, seed)
+        labels = self.check_labels(labels, num_samples)
+        sampling.check_result_bytes(num_samples * int(np.prod(self.image_shape)), f"sample({num_samples})")
+        images = np.empty((num_samples, *self.image_shape), np.uint8)
+        rows = self._noise_rows(seed)
         if candidates == 1:
-            images = self.generate(z, labels=labels, batch_size=batch_size)
+            generate = self._generate_function()
+            for i in range(0, num_samples, batch_size):
+                count = min(batch_size, num_samples - i)
+                z = rows(i, count)
+                inputs = [z, labels[i : i + count]] if self.conditional else z
+                images[i : i + count] = image_utils.to_uint8(generate(inputs)).numpy()
+        elif candidates <= batch_size:
+            self._ranked_chunks(images, rows, labels, candidates, batch_size)
         else:
-            images = self._ranked(z, labels, candidates, batch_size)
-        return image_utils.to_uint8(images).numpy()
+            self._ranked_split(images, rows, labels, candidates, batch_size)
+        return images
 
-    def _ranked(self, z, labels, candidates, batch_size):
-        """``best_of_candidates`` in chunks of about ``batch_size`` generated images."""
+    def _ranked_chunks(self, images, rows, labels, candidates, batch_size):
+        """``best_of_candidates`` for ``batch_size // candidates`` images per call, into ``images``."""
         if self._ranked_fn is None:
             generator, discriminator, conditional = self.sampling_generator, self.discriminator, self.conditional
             self._ranked_fn = tf.function(
                 lambda z, labels, candidates: best_of_candidates(generator, discriminator, z, labels, candidates,
                                                                  conditional),
                 reduce_retracing=True)
-        per_chunk = max(1, batch_size // candidates)
-        num_samples = int(z.shape[0]) // candidates
-        chunks = []
+        per_chunk = batch_size // candidates
+        num_samples = images.shape[0]
         for i in range(0, num_samples, per_chunk):
-            chunk_labels = labels[i : i + per_chunk] if self.conditional else tf.zeros([0], tf.int32)
-            chunks.append(self._ranked_fn(z[i * candidates : (i + per_chunk) * candidates], chunk_labels, candidates))
-        return tf.concat(chunks, axis=0).numpy()
+            count = min(per_chunk, num_samples - i)
+            chunk_labels = labels[i : i + count] if self.conditional else tf.zeros([0], tf.int32)
+            best = self._ranked_fn(rows(i * candidates, count * candidates), chunk_labels, candidates)
+            images[i : i + count] = image_utils.to_uint8(best).numpy()
+
+    def _ranked_split(self, images, rows, labels, candidates, batch_size):
+        """Ranked sampling when one image has more than ``batch_size`` candidates: they are
+        generated and scored ``batch_size`` at a time, keeping the best so far."""
+        if self._scores_fn is None:
+            generator, discriminator, conditional = self.sampling_generator, self.discriminator, self.conditional
+
+            def scored(z, labels):
+                fake = generator([z, labels] if conditional else z, training=False)
+                scores = discriminator([fake, labels] if conditional else fake, training=False)
+                return fake, tf.reshape(tf.cast(scores, tf.float32), [-1])
+
+            self._scores_fn = tf.function(scored, reduce_retracing=True)
+        for i in range(images.shape[0]):
+            best_score, best_image = None, None
+            for start in range(0, candidates, batch_size):
+                count = min(batch_size, candidates - start)
+                chunk_labels = np.full((count,), labels[i], np.int32) if self.conditional else tf.zeros([0], tf.int32)
+                fake, scores = self._scores_fn(rows(i * candidates + start, count), chunk_labels)
+                top = int(tf.argmax(scores, output_type=tf.int32))
+                if best_score is None or float(scores[top]) > best_score:  # ties keep the earlier draw
+                    best_score, best_image = float(scores[top]), fake[top]
+            images[i] = image_utils.to_uint8(best_image).numpy()
 
     # ----------------------------------------------------------------- export
     def export_signatures(self):

@@ -19,10 +19,15 @@ import numpy as np
 import tensorflow as tf
 
 from keras_genai import distribution
+from keras_genai.models import sampling
 from keras_genai.nets.dropout import ReplicaDropout
 from keras_genai.nets.transformer import TransformerBlock
 
 _LN2 = math.log(2.0)
+# The decoding loop counts steps in int32 (also the type of the exported ``max_new_tokens``).
+MAX_NEW_TOKENS = 2**31 - 1
+# New ids are collected in blocks of this many steps (one TensorArray element per block).
+_TOKENS_PER_BLOCK = 256
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
@@ -51,6 +56,7 @@ class GPT(keras.Model):
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         if embed_dim % num_heads:
             raise ValueError(f"embed_dim {embed_dim} must be divisible by num_heads {num_heads}")
+        seed = sampling.check_seed(seed)
         self.vocabulary = vocabulary
         self.context_length = context_length
         self.num_layers = num_layers
@@ -223,7 +229,10 @@ class GPT(keras.Model):
         return self(window)[:, -1]
 
     def _generate_ids(self, prompt, max_new_tokens, temperature, top_k, top_p, seed, use_cache=True):
-        """The compiled decoding loop: prompt (batch, P) int32 -> new ids (batch, max_new_tokens)."""
+        """The compiled decoding loop: prompt (batch, P) int32 -> new ids (batch, max_new_tokens).
+
+        The new ids are kept in blocks of ``_TOKENS_PER_BLOCK`` steps (the block being filled is
+        rewritten each step), so memory grows by about 4 bytes per new id, not by one tensor per step."""
         context = self.context_length
         refill = context // 2
         checks = [
@@ -242,17 +251,22 @@ class GPT(keras.Model):
             caches, logits = self._prefill(prompt)
         else:
             caches, logits = [], self._last_logits(prompt)
-        new_ids = tf.TensorArray(tf.int32, size=max_new_tokens)
+        block_size = _TOKENS_PER_BLOCK
+        new_ids = tf.TensorArray(tf.int32, size=(max_new_tokens - 1) // block_size + 1,
+                                 element_shape=tf.TensorShape([None, block_size]))
+        columns = tf.range(block_size)[None]
 
-        def body(i, filled, recent, logits, caches, new_ids):
+        def body(i, filled, recent, logits, caches, block, new_ids):
             token = _pick(logits, temperature, top_k, top_p, seed, i)
-            new_ids = new_ids.write(i, token)
+            block = tf.where(columns == i % block_size, token[:, None], block)
+            new_ids = new_ids.write(i // block_size, block)
             recent = tf.concat([recent[:, 1:], token[:, None]], axis=1)
             filled = filled + 1
             if not use_cache:
                 # The same windows as the cached path, recomputed from scratch every step.
                 filled = tf.where(filled > context, refill, filled)
-                return i + 1, filled, recent, self._last_logits(recent[:, context - filled:]), caches, new_ids
+                return (i + 1, filled, recent, self._last_logits(recent[:, context - filled:]), caches, block,
+                        new_ids)
 
             def from_cache():
                 updated, next_logits = self._step(token, filled - 1, caches)
@@ -263,11 +277,13 @@ class GPT(keras.Model):
                 return rebuilt, next_logits, tf.constant(refill)
 
             caches, logits, filled = tf.cond(filled > context, rebuild, from_cache)
-            return i + 1, filled, recent, logits, caches, new_ids
+            return i + 1, filled, recent, logits, caches, block, new_ids
 
+        block = tf.zeros([batch, block_size], tf.int32)
         loop = tf.while_loop(lambda i, *_: i < max_new_tokens, body,
-                             (tf.constant(0), length, recent, logits, caches, new_ids))
-        return tf.transpose(loop[-1].stack())
+                             (tf.constant(0), length, recent, logits, caches, block, new_ids))
+        blocks = loop[-1].stack()  # (blocks, batch, block_size)
+        return tf.reshape(tf.transpose(blocks, [1, 0, 2]), [batch, -1])[:, :max_new_tokens]
 
     def _compiled(self, use_cache):
         functions = self._compiled_generate.functions
@@ -282,18 +298,24 @@ class GPT(keras.Model):
 
         Args:
             prompt: a non-empty str, or a list of str (each continued on its own).
-            max_new_tokens: int >= 1.
-            temperature: >= 0; 0 is greedy decoding (argmax), 1 samples the model's distribution.
-            top_k: None or int >= 1: sample among the k most likely characters.
+            max_new_tokens: int in [1, MAX_NEW_TOKENS] (2**31 - 1, the int32 step counter of
+                the loop); the generated ids (4 bytes each) must fit in ``sampling.result_limit()``.
+                The context policy (module docstring) lets generation run past the context.
+            temperature: finite, >= 0 and at most float32's largest value (3.4e38); 0 is greedy
+                decoding (argmax), 1 samples the model's distribution.
+            top_k: None or int >= 1: sample among the k most likely characters (a k above the
+                vocabulary size means all of them, as None does).
             top_p: None or float in (0, 1]: nucleus sampling (smallest set with probability >= p).
-            seed: int for reproducible sampling (same seed -> same text); None draws one from the
-                model's SeedGenerator.
+            seed: int in the int64 range for reproducible sampling (same seed -> same text; a
+                list of prompts uses seed, seed + 1, ...); None draws one from the model's
+                SeedGenerator. Anything else is a ``TypeError`` (``sampling.check_seed``).
             use_cache: False recomputes the whole prefix every step (for comparison only).
         Returns:
             The prompt followed by the new characters (a str, or a list for a list of prompts).
         """
+        seed = sampling.check_seed(seed)
         if isinstance(prompt, (list, tuple)):
-            seeds = [None if seed is None else seed + i for i in range(len(prompt))]
+            seeds = [None if seed is None else sampling.wrap_seed(seed + i) for i in range(len(prompt))]
             return [self.generate(p, max_new_tokens, temperature, top_k, top_p, s, use_cache)
                     for p, s in zip(prompt, seeds)]
         ids = self.generate_ids(self.encode(_check_prompt(prompt))[None], max_new_tokens, temperature, top_k,
@@ -310,7 +332,13 @@ class GPT(keras.Model):
         if not np.issubdtype(prompt_ids.dtype, np.integer):
             raise TypeError(f"prompt_ids must be integers, got dtype {prompt_ids.dtype}")
         self.decode(prompt_ids)  # range check
-        max_new_tokens, temperature, top_k, top_p = _check_sampling(max_new_tokens, temperature, top_k, top_p)
+        max_new_tokens, temperature, top_k, top_p = _check_sampling(max_new_tokens, temperature, top_k, top_p,
+                                                                    self.vocabulary_size)
+        seed = sampling.check_seed(seed)
+        batch, length = prompt_ids.shape
+        sampling.check_result_bytes(batch * (length + max_new_tokens) * 4,
+                                    f"generating {max_new_tokens:,} tokens for {batch} sequence(s)",
+                                    hint="ask for fewer new tokens")
         if seed is None:
             seed = int(keras.random.randint((), 0, 2**31 - 1, seed=self.seed_generator))
         new = self._compiled(bool(use_cache))(tf.constant(prompt_ids, tf.int32), tf.constant(max_new_tokens),
@@ -460,13 +488,26 @@ def _check_prompt(prompt):
     return prompt
 
 
-def _check_sampling(max_new_tokens, temperature, top_k, top_p):
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
-    if not (isinstance(temperature, (int, float, np.floating)) and math.isfinite(temperature) and temperature >= 0):
-        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature!r}")
+_FLOAT32 = np.finfo(np.float32)
+
+
+def _check_sampling(max_new_tokens, temperature, top_k, top_p, vocabulary_size):
+    """The sampling controls as the compiled loop takes them: (max_new_tokens, temperature, top_k
+    (0 = off, at most the vocabulary size), top_p (1 = off, at least float32's smallest normal))."""
+    if (isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer))
+            or not 1 <= max_new_tokens <= MAX_NEW_TOKENS):
+        raise ValueError(f"max_new_tokens must be an integer >= 1 and at most {MAX_NEW_TOKENS:,} (2**31 - 1, the "
+                         f"int32 step counter of the decoding loop), got {max_new_tokens!r}")
+    if not (isinstance(temperature, (int, float, np.floating)) and not isinstance(temperature, bool)
+            and math.isfinite(temperature) and 0 <= temperature <= float(_FLOAT32.max)):
+        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy) and at most {_FLOAT32.max:.4g} "
+                         f"(float32), got {temperature!r}")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
         raise ValueError(f"top_k must be None or an integer >= 1, got {top_k!r}")
     if top_p is not None and not (isinstance(top_p, (int, float, np.floating)) and 0 < top_p <= 1):
         raise ValueError(f"top_p must be None or in (0, 1], got {top_p!r}")
-    return int(max_new_tokens), float(temperature), int(top_k or 0), float(1.0 if top_p is None else top_p)
+    top_k = min(int(top_k or 0), vocabulary_size)  # the loop clamps to the vocabulary as well
+    # A top_p below float32's smallest normal number would round to 0; any p below the most likely
+    # character's probability keeps that character alone, so the smallest normal float32 does the same.
+    top_p = 1.0 if top_p is None else max(float(top_p), float(_FLOAT32.tiny))
+    return int(max_new_tokens), float(temperature), top_k, top_p

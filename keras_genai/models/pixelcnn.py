@@ -18,14 +18,14 @@ pixels) that sets pixel t to 1 where a uniform number is below its probability. 
 network, step t runs the network on the rows sampled so far (it never looks down, so the rows
 below do not change the logits). For a gated network the loop is nested (rows, then the pixels
 of a row) and caches the vertical stacks: they run once per row, and each pixel only runs the
-horizontal stacks and the 1x1 output layers on its row, about 14x less work on 28x28 images. The uniforms are drawn up front with
-``tf.random.stateless_uniform((n, H, W, C), seed=[seed, 0])`` (Philox, counter based), so
-the same seed gives the same images, sample k does not depend on how many are drawn with it,
-and the exported ``sample`` signature gives the same images as ``sample(n, seed)``.
+horizontal stacks and the 1x1 output layers on its row, about 14x less work on 28x28 images.
+The uniforms are those of ``tf.random.stateless_uniform((n, H, W, C), seed=[seed, 0])`` (Philox,
+counter based), drawn one batch at a time (``sampling.StatelessRows``), so memory stays bounded,
+the same seed gives the same images, sample k does not depend on how many are drawn with it, and
+the exported ``sample`` signature gives the same images as ``sample(n, seed)``.
 """
 
 import math
-import numbers
 
 import keras
 import numpy as np
@@ -33,7 +33,7 @@ import tensorflow as tf
 
 from keras_genai import distribution
 from keras_genai.models import images as image_utils
-from keras_genai.models import optimizers
+from keras_genai.models import optimizers, sampling
 from keras_genai.nets import pixelcnn as nets
 
 
@@ -59,6 +59,7 @@ class PixelCNN(image_utils.ClassGridPreview, keras.Model):
         if len(network.inputs) != expected_inputs:
             kind = "conditional (inputs [images, labels])" if num_classes else "unconditional (one input)"
             raise ValueError(f"the network has {len(network.inputs)} inputs but the PixelCNN is {kind}")
+        seed = sampling.check_seed(seed)
         self.network = network
         self.num_classes = num_classes
         self.image_shape = tuple(int(d) for d in network.inputs[0].shape[1:])
@@ -210,14 +211,16 @@ class PixelCNN(image_utils.ClassGridPreview, keras.Model):
         Args:
             images: (n, H, W, C), values 0 or 1.
             labels: conditional models only: an int or n ints in [0, num_classes).
+            batch_size: positive int, images per network call.
         Returns:
             np.ndarray float64 (n,), log p(x) in nats (<= 0).
         """
         images = self.check_images(images)
         labels = self.check_labels(labels, int(images.shape[0]))
+        batch_size = image_utils.check_count(batch_size, "batch_size")
         fn = self._function("log_prob", self._log_prob)
         parts = []
-        for start in range(0, int(images.shape[0]), int(batch_size)):
+        for start in range(0, int(images.shape[0]), batch_size):
             chunk_labels = labels[start: start + batch_size] if labels is not None else None
             parts.append(fn(images[start: start + batch_size], chunk_labels).numpy())
         return np.concatenate(parts).astype(np.float64)
@@ -305,7 +308,6 @@ class PixelCNN(image_utils.ClassGridPreview, keras.Model):
         condition = embedding(labels) if embedding is not None else None
         rows = tf.reshape(tf.eye(height, dtype=tf.float32), (height, height, 1, 1))
         columns = tf.reshape(tf.eye(width, dtype=tf.float32), (width, 1, width, 1))
-        n = tf.shape(uniforms)[0]
 
         def row_body(i, canvas):
             vertical, links = canvas[:, : i + 1], []
@@ -322,8 +324,10 @@ class PixelCNN(image_utils.ClassGridPreview, keras.Model):
                 pixel = tf.cast(uniforms[:, i, j] < tf.sigmoid(logits), tf.float32)
                 return j + 1, row + columns[j][None] * pixel[:, None, None, :]
 
+            # zeros_like keeps the static batch size: a batch of 1 would otherwise broadcast the
+            # canvas to (None, ...) and break the outer loop's shape invariant.
             _, row = tf.while_loop(lambda j, _: j < width, pixel_body,
-                                   (tf.constant(0), tf.zeros(tf.stack([n, 1, width, channels]))))
+                                   (tf.constant(0), tf.zeros_like(uniforms[:, :1])))
             return i + 1, canvas + rows[i][None] * row
 
         _, canvas = tf.while_loop(lambda i, _: i < height, row_body, (tf.constant(0), tf.zeros_like(uniforms)))
@@ -341,33 +345,42 @@ class PixelCNN(image_utils.ClassGridPreview, keras.Model):
         return tf.cast(canvas * 255.0, tf.uint8)
 
     def _check_seed(self, seed):
+        """An int seed: ``seed`` checked (``sampling.check_seed``), or for None one drawn from the
+        model's ``SeedGenerator``."""
+        seed = sampling.check_seed(seed)
         if seed is None:
             return int(keras.random.randint((), 0, 2**31 - 1, seed=self.seed_generator))
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise TypeError(f"seed must be None or an int, got {seed!r}")
-        return int(seed)
+        return seed
 
     def sample(self, num_samples, seed=None, labels=None, batch_size=256):
         """Draws ``num_samples`` images pixel by pixel (one compiled loop per batch).
 
         Args:
-            num_samples: positive int.
-            seed: None (fresh randomness) or an int (reproducible, equal to the export).
+            num_samples: positive int. The uint8 result (num_samples * H * W * C bytes) must fit
+                in ``sampling.result_limit()`` (the memory available, or ``MAX_SAMPLE_BYTES``);
+                a larger request is refused with a ``ValueError`` before anything is drawn.
+            seed: None (fresh randomness) or an int in the int64 range (reproducible, equal to
+                the export); anything else is a ``TypeError`` (``sampling.check_seed``).
             labels: conditional models only (required there): an int or ``num_samples`` ints.
-            batch_size: images per compiled loop (the result does not depend on it).
+            batch_size: positive int, images per compiled loop; the uniforms are drawn per loop
+                too (the result does not depend on it).
         Returns:
             np.ndarray uint8 (num_samples, H, W, C), values 0 or 255.
         """
         num_samples = image_utils.check_count(num_samples)
+        seed = sampling.check_seed(seed)
+        batch_size = image_utils.check_count(batch_size, "batch_size")
         labels = self.check_labels(labels, num_samples)
-        uniforms = self.uniforms(num_samples, self._check_seed(seed))
+        sampling.check_result_bytes(num_samples * self.num_dims, f"sample({num_samples})")
+        images = np.empty((num_samples, *self.image_shape), np.uint8)
+        rows = sampling.StatelessRows("uniform", tf.constant([self._check_seed(seed), 0], tf.int64), self.image_shape)
         self._gated_parts()  # decided eagerly, before tracing
         loop = self._function("sample", self._sample_any)
-        parts = []
-        for start in range(0, num_samples, int(batch_size)):
-            chunk = labels[start: start + batch_size] if labels is not None else None
-            parts.append(loop(uniforms[start: start + batch_size], chunk))
-        return tf.cast(tf.concat(parts, 0) * 255.0, tf.uint8).numpy()
+        for start in range(0, num_samples, batch_size):
+            count = min(batch_size, num_samples - start)
+            chunk = labels[start: start + count] if labels is not None else None
+            images[start: start + count] = tf.cast(loop(rows(start, count), chunk) * 255.0, tf.uint8).numpy()
+        return images
 
     def sample_reference(self, num_samples, seed, labels=None):
         """The naive sampler: one ``network.predict`` call from Python per pixel on the full

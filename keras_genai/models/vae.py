@@ -27,7 +27,7 @@ import tensorflow_probability as tfp
 from keras_genai import distribution
 from keras_genai.metrics import likelihood as likelihood_metrics
 from keras_genai.models import images as image_utils
-from keras_genai.models import likelihoods, optimizers
+from keras_genai.models import likelihoods, optimizers, sampling
 from keras_genai.models.gan import latent_noise
 
 tfd = tfp.distributions
@@ -65,6 +65,7 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
         if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
                                         or num_classes < 2):
             raise ValueError(f"num_classes must be None or an integer >= 2, got {num_classes!r}")
+        seed = sampling.check_seed(seed)
         self.encoder = encoder
         self.decoder = decoder
         self.likelihood = likelihood
@@ -245,6 +246,7 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
         return self._functions[name]
 
     def _batched(self, name, fn, arrays, labels, batch_size):
+        batch_size = image_utils.check_count(batch_size, "batch_size")
         compiled = self._function(name, fn)
         outputs = []
         for i in range(0, int(arrays.shape[0]), batch_size):
@@ -264,6 +266,7 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
             labels: conditional models only: an int or n ints in [0, num_classes).
             distribution: return q(z | x) as a ``tfd.MultivariateNormalDiag`` (batch shape (n,))
                 instead of its mean.
+            batch_size: positive int, images per encoder call.
         Returns:
             np.ndarray float32 (n, latent_dim), the posterior means; or the distribution.
         """
@@ -280,17 +283,21 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
         Args:
             z: float (n, latent_dim).
             labels: conditional models only: an int or n ints in [0, num_classes).
+            batch_size: positive int, latent vectors per decoder call.
         Returns:
             np.ndarray float32 (n, H, W, C) in the likelihood's range (pixel probabilities in
             [0, 1] for bernoulli, [-1, 1] otherwise).
         """
         z = _check_latents(z, self.latent_dim)
         labels = self.check_labels(labels, int(z.shape[0]))
-        return self._batched("decode", lambda z_, y: likelihoods.mean(self.likelihood, self._decode(z_, y)), z,
-                             labels, batch_size)
+        return self._batched("decode", self._decoded_means, z, labels, batch_size)
+
+    def _decoded_means(self, z, labels):
+        return likelihoods.mean(self.likelihood, self._decode(z, labels))
 
     def reconstruct(self, images, labels=None, batch_size=500):
-        """Decoded posterior means: float32 (n, H, W, C) in the likelihood's range."""
+        """Decoded posterior means: float32 (n, H, W, C) in the likelihood's range, ``batch_size``
+        (a positive int) images per call."""
         images = self.check_images(images)
         labels = self.check_labels(labels, int(images.shape[0]))
         return self._batched("reconstruct", lambda x, y: self.call([x, y] if self.conditional else x), images,
@@ -300,24 +307,45 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
         """Prior samples z, (num_samples, latent_dim) float32. An int ``seed`` gives the same z
         as the exported ``sample`` signature; None draws from the model's ``SeedGenerator``."""
         num_samples = image_utils.check_count(num_samples)
+        seed = sampling.check_seed(seed)
+        sampling.check_result_bytes(num_samples * self.latent_dim * 4, f"noise({num_samples})")
         if seed is None:
             return keras.random.normal((num_samples, self.latent_dim), seed=self.seed_generator)
-        return latent_noise(num_samples, int(seed), self.latent_dim)
+        return latent_noise(num_samples, seed, self.latent_dim)
 
     def sample(self, num_samples, seed=None, labels=None, batch_size=500):
         """Draws ``num_samples`` images: z from the prior, decoded to the mean of p(x | z).
 
         Args:
-            num_samples: positive int.
-            seed: None (fresh randomness) or an int (reproducible, equal to the export).
+            num_samples: positive int. The uint8 result (num_samples * H * W * C bytes) must fit
+                in ``sampling.result_limit()`` (the memory available, or ``MAX_SAMPLE_BYTES``);
+                a larger request is refused with a ``ValueError`` before anything is drawn.
+            seed: None (fresh randomness) or an int in the int64 range (reproducible, equal to
+                the export); anything else is a ``TypeError`` (``sampling.check_seed``).
             labels: conditional models only (required there): an int or ``num_samples`` ints.
+            batch_size: positive int, images per decoder call; z is drawn per call too, so
+                memory stays bounded. The images do not depend on it.
         Returns:
             np.ndarray uint8 (num_samples, H, W, C) in [0, 255].
         """
         num_samples = image_utils.check_count(num_samples)
+        seed = sampling.check_seed(seed)
+        batch_size = image_utils.check_count(batch_size, "batch_size")
         labels = self.check_labels(labels, num_samples)
-        images = self.decode(self.noise(num_samples, seed), labels=labels, batch_size=batch_size)
-        return likelihoods.to_uint8(self.likelihood, images).numpy()
+        sampling.check_result_bytes(num_samples * int(np.prod(self.image_shape)), f"sample({num_samples})")
+        images = np.empty((num_samples, *self.image_shape), np.uint8)
+        if seed is None:
+            rows = sampling.StatelessRows("normal", sampling.keras_seed(self.seed_generator), (self.latent_dim,),
+                                          keras.config.floatx())
+        else:
+            rows = sampling.StatelessRows("normal", tf.constant([seed, 0], tf.int64), (self.latent_dim,))
+        decode = self._function("decode", self._decoded_means)
+        for start in range(0, num_samples, batch_size):
+            count = min(batch_size, num_samples - start)
+            z = tf.cast(rows(start, count), tf.float32)
+            means = decode(z, labels[start : start + count] if labels is not None else None)
+            images[start : start + count] = likelihoods.to_uint8(self.likelihood, means).numpy()
+        return images
 
     def interpolate(self, x1, x2, steps=8, labels=None):
         """Decodes the straight line between the posterior means of two images.
@@ -348,19 +376,21 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
 
         Args:
             images: float (n, H, W, C) in the likelihood's range; labels: conditional models only.
-            seed: int; batch ``i`` (of ``batch_size`` images) uses the noise
-                ``tf.random.stateless_normal((batch, latent_dim), seed=[seed, i])``.
+            seed: int (int64 range); batch ``i`` (of ``batch_size`` images, a positive int) uses
+                the noise ``tf.random.stateless_normal((batch, latent_dim), seed=[seed, i])``.
         Returns:
             dict of np.ndarray float64 (n,): ``elbo``, ``reconstruction`` (-E_q log p(x|z),
             one sample) and ``kl`` (analytic), with ``elbo = -(reconstruction + kl)``.
         """
         images = self.check_images(images)
         labels = self.check_labels(labels, int(images.shape[0]))
+        seed = _check_int_seed(seed)
+        batch_size = image_utils.check_count(batch_size, "batch_size")
         terms = self._function("elbo", lambda x, y, e: self._terms(x, y, e, training=False))
         reconstruction, kl = [], []
         for index, start in enumerate(range(0, int(images.shape[0]), batch_size)):
             x = images[start : start + batch_size]
-            noise = tf.random.stateless_normal((int(x.shape[0]), self.latent_dim), seed=[int(seed), index])
+            noise = tf.random.stateless_normal((int(x.shape[0]), self.latent_dim), seed=[seed, index])
             r, k = terms(x, labels[start : start + batch_size] if labels is not None else None, noise)
             reconstruction.append(r.numpy())
             kl.append(k.numpy())
@@ -374,8 +404,9 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
         Args:
             images: float (n, H, W, C) in the likelihood's range (n small: one batch).
             k: importance samples per image (>= 1).
-            max_decodes: decoder evaluations per call; samples are drawn in chunks of
-                ``max(1, max_decodes // n)`` so memory stays bounded for any k.
+            seed: int (int64 range); chunk ``i`` of samples uses ``seed=[seed, i]``.
+            max_decodes: positive int, decoder evaluations per call; samples are drawn in chunks
+                of ``max(1, max_decodes // n)`` so memory stays bounded for any k.
         Returns:
             np.ndarray float32 (n, k).
         """
@@ -384,13 +415,15 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
         images = self.check_images(images)
         n = int(images.shape[0])
         labels = self.check_labels(labels, n)
+        seed = _check_int_seed(seed)
+        max_decodes = image_utils.check_count(max_decodes, "max_decodes")
         fn = self._function("log_weights", self._log_weights)
         mean, log_variance = self._function("encode", lambda x, y: self._encode(x, y))(images, labels)
         chunk = max(1, int(max_decodes) // n)
         parts = []
         for index, start in enumerate(range(0, int(k), chunk)):
             count = min(chunk, int(k) - start)
-            noise = tf.random.stateless_normal((count, n, self.latent_dim), seed=[int(seed), index])
+            noise = tf.random.stateless_normal((count, n, self.latent_dim), seed=[seed, index])
             parts.append(fn(images, labels, mean, log_variance, noise))
         return tf.concat(parts, axis=1).numpy()
 
@@ -417,7 +450,9 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
             images: float (n, H, W, C) in the likelihood's range.
             labels: conditional models only: n ints.
             k: importance samples per image (>= 1).
-            seed: int; the same seed gives the same estimate.
+            seed: int (int64 range); the same seed gives the same estimate. Batch ``i`` uses
+                ``log_weights(seed=seed * 1_000_003 + i)`` (wrapped into the int64 range).
+            batch_size: positive int, images per ``log_weights`` call.
         Returns:
             np.ndarray float64 (n,).
         """
@@ -425,12 +460,16 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
             raise ValueError(f"k (importance samples) must be an integer >= 1, got {k!r}")
         images = self.check_images(images)
         labels = self.check_labels(labels, int(images.shape[0]))
+        seed = _check_int_seed(seed)
+        batch_size = image_utils.check_count(batch_size, "batch_size")
+        max_decodes = image_utils.check_count(max_decodes, "max_decodes")
         bar = keras.utils.Progbar(int(images.shape[0]), unit_name="image") if progress else None
         results = []
         for index, start in enumerate(range(0, int(images.shape[0]), batch_size)):
             x = images[start : start + batch_size]
             y = labels[start : start + batch_size] if labels is not None else None
-            log_w = self.log_weights(x, y, k=k, seed=int(seed) * 1_000_003 + index, max_decodes=max_decodes)
+            log_w = self.log_weights(x, y, k=k, seed=sampling.wrap_seed(seed * 1_000_003 + index),
+                                     max_decodes=max_decodes)
             results.append(likelihood_metrics.importance_weighted_nll(log_w))
             if bar is not None:
                 bar.add(int(x.shape[0]))
@@ -539,6 +578,13 @@ def _check_networks(encoder, decoder, image_shape, latent_dim, likelihood, num_c
     if got != expected:
         raise ValueError(f"the {likelihood} likelihood needs decoder outputs of shape (batch, {', '.join(map(str, expected))})"
                          f" for images {image_shape}; the decoder gives (batch, {', '.join(map(str, got))})")
+
+
+def _check_int_seed(seed):
+    """The seed of a likelihood estimate: an int (None is refused: estimates are always seeded)."""
+    if seed is None:
+        raise TypeError("seed must be an integer (likelihood estimates are seeded), got None")
+    return sampling.check_seed(seed)
 
 
 def _check_latents(z, latent_dim):
