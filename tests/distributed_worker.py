@@ -45,7 +45,7 @@ def build(family):
         model.compile(d_optimizer=sgd(), g_optimizer=sgd())
         data = images
     elif family == "vae":
-        model = models.vae(latent_dim=4, width=32, seed=0)
+        model = models.unconditional_vae(latent_dim=4, width=32, seed=0)
         model.compile(optimizer=sgd(1e-4))  # losses in nats per image: sums over 784 pixels
         data = binary
     elif family == "pixelcnn":

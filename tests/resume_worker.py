@@ -42,7 +42,7 @@ def main(argv=None):
         model.compile()
         train, _ = data.image_stream("mnist", "train[:512]", batch_size=BATCH, seed=0, start_step=start_step)
     elif args.family == "vae":
-        model = models.vae(latent_dim=4, width=(32,), seed=0)
+        model = models.unconditional_vae(latent_dim=4, width=(32,), seed=0)
         model.compile()
         train, _ = data.image_stream("mnist", "train[:512]", batch_size=BATCH, seed=0, start_step=start_step,
                                      value_range=(0.0, 1.0), binarize="dynamic")

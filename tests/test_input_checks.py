@@ -9,7 +9,7 @@ import tensorflow as tf
 from keras_genai import models
 from keras_genai.models import GPT, conditional_dcgan, dcgan, latent_noise, sampling
 from keras_genai.models.images import to_uint8
-from keras_genai.models.likelihoods import to_uint8 as likelihood_to_uint8
+from keras_genai.models.vae.likelihoods import to_uint8 as likelihood_to_uint8
 
 VOCAB = "\n abcdefgh"
 
@@ -23,7 +23,7 @@ def gan():
 @pytest.fixture(scope="module")
 def vae():
     keras.utils.set_random_seed(0)
-    return models.vae(image_shape=(28, 28, 1), latent_dim=3, width=(16,), seed=0)
+    return models.unconditional_vae(image_shape=(28, 28, 1), latent_dim=3, width=(16,), seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def _seeded_calls(gan, vae, pixelcnn, gpt):
         "GPT.generate": lambda s: gpt.generate("ab", 3, seed=s),
         "GPT.generate_ids": lambda s: gpt.generate_ids(np.array([[1, 2]]), 3, seed=s),
         "GAN()": lambda s: dcgan((28, 28, 1), latent_dim=8, base_filters=8, seed=s),
-        "VAE()": lambda s: models.vae(latent_dim=2, width=(8,), seed=s),
+        "VAE()": lambda s: models.unconditional_vae(latent_dim=2, width=(8,), seed=s),
         "PixelCNN()": lambda s: models.gated_pixelcnn((6, 6, 1), filters=4, num_layers=1, output_units=(4,), seed=s),
         "GPT()": lambda s: GPT(VOCAB, context_length=4, num_layers=1, num_heads=1, embed_dim=4, seed=s),
     }
@@ -246,7 +246,7 @@ def test_unseeded_samples_follow_the_model_seed_as_before():
     first, second = pair(lambda: dcgan((28, 28, 1), latent_dim=8, base_filters=8, seed=5))
     for _ in range(2):
         np.testing.assert_array_equal(first.sample(3), to_uint8(second.generate(second.noise(3))).numpy())
-    first, second = pair(lambda: models.vae(latent_dim=3, width=(16,), seed=5))
+    first, second = pair(lambda: models.unconditional_vae(latent_dim=3, width=(16,), seed=5))
     for _ in range(2):
         expected = likelihood_to_uint8(second.likelihood, second.decode(second.noise(3))).numpy()
         np.testing.assert_array_equal(first.sample(3, batch_size=2), expected)

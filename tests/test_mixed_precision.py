@@ -20,7 +20,7 @@ def _build(family):
         model.compile()
         return model, images
     binary = (images > 0).astype("float32")
-    model = models.vae(latent_dim=4, width=(32,), seed=0) if family == "vae" else models.gated_pixelcnn(filters=8, num_layers=2)
+    model = models.unconditional_vae(latent_dim=4, width=(32,), seed=0) if family == "vae" else models.gated_pixelcnn(filters=8, num_layers=2)
     model.compile()
     return model, binary
 

@@ -11,7 +11,7 @@ import pytest
 
 from keras_genai import export, zoo
 from keras_genai.models import conditional_dcgan, dcgan, fit_mixture_prior
-from keras_genai.models.gan_prior import kmeans
+from keras_genai.models.gan import kmeans
 from keras_genai.nets import GaussianMixturePrior, with_mixture_prior
 
 

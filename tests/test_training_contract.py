@@ -11,7 +11,7 @@ def _family(name):
     if name == "gan":
         return models.dcgan(base_filters=8, seed=0), rng.uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
     if name == "vae":
-        return models.vae(latent_dim=2, width=(8,), seed=0), (rng.uniform(size=(4, 28, 28, 1)) > 0.5).astype("float32")
+        return models.unconditional_vae(latent_dim=2, width=(8,), seed=0), (rng.uniform(size=(4, 28, 28, 1)) > 0.5).astype("float32")
     if name == "pixelcnn":
         return models.gated_pixelcnn(filters=4, num_layers=1), (rng.uniform(size=(4, 28, 28, 1)) > 0.5).astype("float32")
     gpt = models.GPT("ab", context_length=4, num_layers=1, num_heads=1, embed_dim=4, seed=0)

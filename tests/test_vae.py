@@ -8,7 +8,8 @@ import pytest
 import tensorflow as tf
 
 from keras_genai import models, nets, plot
-from keras_genai.models import VAE, likelihoods
+from keras_genai.models import VAE
+from keras_genai.models.vae import likelihoods
 
 LATENT = 3
 
@@ -25,7 +26,7 @@ def binary_images(n, seed=0):
 @pytest.fixture
 def tiny_vae():
     keras.utils.set_random_seed(0)
-    model = models.vae(latent_dim=LATENT, width=(32, 32), kl_warmup_steps=4, seed=0)
+    model = models.unconditional_vae(latent_dim=LATENT, width=(32, 32), kl_warmup_steps=4, seed=0)
     model.compile()
     return model
 
@@ -152,7 +153,7 @@ def test_beta_weights_the_kl_term():
     x = binary_images(64)
     kls = {}
     for beta in (0.2, 5.0):
-        model = models.vae(latent_dim=LATENT, width=(32, 32), beta=beta, seed=0)
+        model = models.unconditional_vae(latent_dim=LATENT, width=(32, 32), beta=beta, seed=0)
         model.compile()
         model.fit(x, batch_size=16, epochs=3, verbose=0)
         kls[beta] = model.elbo(x)["kl"].mean()
@@ -251,7 +252,7 @@ def test_plots(tiny_vae, tmp_path):
     plot.interpolation(tiny_vae, [(x[0], x[1]), (x[2], x[3])], steps=4, path=tmp_path / "path.png")
     with pytest.raises(ValueError, match="2-d latent"):
         plot.latent_manifold(tiny_vae)
-    flat = models.vae(latent_dim=2, width=(8,), seed=0)
+    flat = models.unconditional_vae(latent_dim=2, width=(8,), seed=0)
     plot.latent_manifold(flat, size=5, path=tmp_path / "manifold.png")
     plot.latent_scatter(flat.encode(x), labels=np.arange(4), path=tmp_path / "scatter.png")
     assert os.path.getsize(tmp_path / "manifold.png") > 0

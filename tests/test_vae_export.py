@@ -31,7 +31,7 @@ def test_saved_model_signatures_match_keras_in_a_fresh_process(cvae, tmp_path):
 
 @pytest.mark.parametrize("signature", ["serving_default", "encode"])
 def test_litert_decoder_and_encoder_match_keras(signature, tmp_path):
-    model = models.vae(latent_dim=4, nets="conv", width=(4, 8), seed=0)
+    model = models.unconditional_vae(latent_dim=4, nets="conv", width=(4, 8), seed=0)
     path = export.tflite(model, tmp_path / f"{signature}.tflite", signature=signature)
     report = export.check_tflite(model, path, "float32", signature=signature, num_samples=3)
     names = {"serving_default": ["tflite_float32"], "encode": ["tflite_float32.mean", "tflite_float32.log_variance"]}
@@ -40,6 +40,6 @@ def test_litert_decoder_and_encoder_match_keras(signature, tmp_path):
 
 
 def test_unknown_edge_signature_is_refused(tmp_path):
-    model = models.vae(latent_dim=4, width=(16,), seed=0)
+    model = models.unconditional_vae(latent_dim=4, width=(16,), seed=0)
     with pytest.raises(KeyError, match="encode"):
         export.tflite(model, tmp_path / "m.tflite", signature="generate")

@@ -33,7 +33,7 @@ class GaussianMixturePrior(keras.layers.Layer):
         probabilities: sequence of K >= 1 positive floats summing to 1, the mixture weights
             (fixed; they set the component thresholds).
 
-    A new layer starts as the identity (means 0, scales 1); ``gan_prior.fit_mixture_prior`` sets
+    A new layer starts as the identity (means 0, scales 1); ``models.fit_mixture_prior`` sets
     them from the generator's own samples.
     """
 

@@ -14,7 +14,7 @@ import numbers
 import keras
 import numpy as np
 
-from keras_genai.models.gan import GAN
+from keras_genai.models.gan.model import GAN
 from keras_genai.models.images import check_count
 from keras_genai.nets.latent_prior import PRIOR_LAYER_NAME, with_mixture_prior
 

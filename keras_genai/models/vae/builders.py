@@ -4,8 +4,8 @@
 likelihood's range: {0, 1} (binarized) for "bernoulli", [-1, 1] for "gaussian" and "logistic".
 """
 
-from keras_genai.models import likelihoods
-from keras_genai.models.vae import VAE
+from keras_genai.models.vae import likelihoods
+from keras_genai.models.vae.model import VAE
 from keras_genai.nets import vae as nets
 
 
@@ -24,8 +24,8 @@ def _nets(kind, image_shape, latent_dim, likelihood, num_classes, width):
     raise ValueError(f"nets must be 'mlp' or 'conv', got {kind!r}")
 
 
-def vae(image_shape=(28, 28, 1), latent_dim=32, likelihood="bernoulli", nets="mlp", width=None, beta=1.0,
-        kl_warmup_steps=0, seed=None):
+def unconditional_vae(image_shape=(28, 28, 1), latent_dim=32, likelihood="bernoulli", nets="mlp", width=None,
+                      beta=1.0, kl_warmup_steps=0, seed=None):
     """A VAE (β-VAE for ``beta != 1``).
 
     Args:

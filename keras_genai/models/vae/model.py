@@ -11,7 +11,7 @@ with one reparameterised sample per example; the objective minimised is
 ``reconstruction + beta_t * KL`` where ``beta_t`` rises linearly from 0 to ``beta`` over
 ``kl_warmup_steps`` optimizer steps (β-VAE for beta != 1; warm-up 0 disables it).
 
-Likelihoods (``keras_genai.models.likelihoods``): "bernoulli" for binarized images in {0, 1},
+Likelihoods (``keras_genai.models.vae.likelihoods``): "bernoulli" for binarized images in {0, 1},
 "gaussian" or "logistic" (discretized, 256 levels) for continuous images in [-1, 1]. All
 log-probabilities are in nats per image. ``num_classes`` makes a conditional VAE: both networks
 take integer labels and training data are ``(images, labels)`` pairs.
@@ -27,8 +27,9 @@ import tensorflow_probability as tfp
 from keras_genai import distribution
 from keras_genai.metrics import likelihood as likelihood_metrics
 from keras_genai.models import images as image_utils
-from keras_genai.models import likelihoods, optimizers, sampling
-from keras_genai.models.gan import latent_noise
+from keras_genai.models import optimizers, sampling
+from keras_genai.models.vae import likelihoods
+from keras_genai.models.gan.model import latent_noise
 
 tfd = tfp.distributions
 

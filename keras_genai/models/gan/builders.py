@@ -4,7 +4,7 @@ Images are (H, W, C) = ``image_shape`` in [-1, 1]; ``compile()`` picks the varia
 optimizers (see ``GAN.compile``).
 """
 
-from keras_genai.models.gan import GAN
+from keras_genai.models.gan.model import GAN
 from keras_genai.nets import dcgan_discriminator, dcgan_generator, mlp_discriminator, mlp_generator
 
 

@@ -1,0 +1,5 @@
+"""The language-model family: ``GPT``, a character-level decoder-only transformer with a KV cache."""
+
+from keras_genai.models.gpt.model import GPT
+
+__all__ = ["GPT"]
