@@ -2,6 +2,12 @@
 
 Every function takes logits (unbounded reals, any shape with a leading batch axis) and
 returns a scalar float32 tensor averaged over all elements. ``D(x) = sigmoid(logits)``.
+
+Names follow one pattern (TF-GAN's): ``<loss>_discriminator_loss(real_logits, fake_logits)``
+and ``<loss>_generator_loss(fake_logits)`` for each ``<loss>`` in ``ADVERSARIAL_LOSSES``
+("non_saturating", "minimax", "wasserstein", "hinge"); the WGAN critic is the discriminator
+here. A model takes a loss by its name (``GAN(loss="wasserstein")``), looked up in
+``ADVERSARIAL_LOSSES`` by ``get``; the name, not the functions, is what its config stores.
 """
 
 import tensorflow as tf
@@ -13,7 +19,7 @@ def _bce_with_logits(labels_value, logits):
     return tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
 
 
-def discriminator_loss(real_logits, fake_logits):
+def minimax_discriminator_loss(real_logits, fake_logits):
     """Standard GAN discriminator loss: ``-[log D(x) + log(1 - D(G(z)))]``, averaged.
 
     Minimising it maximises ``log D(x) + log(1 - D(G(z)))``.
@@ -21,6 +27,12 @@ def discriminator_loss(real_logits, fake_logits):
     return tf.reduce_mean(_bce_with_logits(1.0, real_logits)) + tf.reduce_mean(
         _bce_with_logits(0.0, fake_logits)
     )
+
+
+def non_saturating_discriminator_loss(real_logits, fake_logits):
+    """The non-saturating GAN trains its discriminator as the minimax one does:
+    ``-[log D(x) + log(1 - D(G(z)))]``, averaged (``minimax_discriminator_loss``)."""
+    return minimax_discriminator_loss(real_logits, fake_logits)
 
 
 def non_saturating_generator_loss(fake_logits):
@@ -33,8 +45,8 @@ def minimax_generator_loss(fake_logits):
     return -tf.reduce_mean(_bce_with_logits(0.0, fake_logits))
 
 
-def wasserstein_critic_loss(real_scores, fake_scores):
-    """WGAN critic loss: ``E[C(G(z))] - E[C(x)]`` (minimising it widens the gap)."""
+def wasserstein_discriminator_loss(real_scores, fake_scores):
+    """WGAN critic (discriminator) loss: ``E[C(G(z))] - E[C(x)]`` (minimising it widens the gap)."""
     return tf.reduce_mean(tf.cast(fake_scores, tf.float32)) - tf.reduce_mean(tf.cast(real_scores, tf.float32))
 
 
@@ -77,8 +89,21 @@ def gradient_penalty(critic, real, fake, epsilon):
 
 # name -> (discriminator loss, generator loss); the GAN family picks one by name.
 ADVERSARIAL_LOSSES = {
-    "non_saturating": (discriminator_loss, non_saturating_generator_loss),
-    "minimax": (discriminator_loss, minimax_generator_loss),
-    "wasserstein": (wasserstein_critic_loss, wasserstein_generator_loss),
+    "non_saturating": (non_saturating_discriminator_loss, non_saturating_generator_loss),
+    "minimax": (minimax_discriminator_loss, minimax_generator_loss),
+    "wasserstein": (wasserstein_discriminator_loss, wasserstein_generator_loss),
     "hinge": (hinge_discriminator_loss, hinge_generator_loss),
 }
+
+
+def check_name(name):
+    """Returns ``name`` if it names an adversarial loss; ``ValueError`` listing the names otherwise."""
+    if not isinstance(name, str) or name not in ADVERSARIAL_LOSSES:
+        raise ValueError(f"unknown loss {name!r}; expected one of {sorted(ADVERSARIAL_LOSSES)} "
+                         "(a loss is given by its name)")
+    return name
+
+
+def get(name):
+    """The ``(discriminator_loss, generator_loss)`` functions of the loss called ``name``."""
+    return ADVERSARIAL_LOSSES[check_name(name)]

@@ -41,7 +41,7 @@ def build(family):
         model.compile(d_optimizer=sgd(), g_optimizer=sgd())
         data = images
     elif family == "wgan_gp":
-        model = models.wgan_gp(base_filters=8, critic_steps=2, seed=0)
+        model = models.wgan_gp(base_filters=8, discriminator_steps=2, seed=0)
         model.compile(d_optimizer=sgd(), g_optimizer=sgd())
         data = images
     elif family == "vae":

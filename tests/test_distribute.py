@@ -190,7 +190,7 @@ OVERFLOW_SCRIPT = textwrap.dedent("""
     keras.mixed_precision.set_dtype_policy("mixed_float16")
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with strategy.scope():
-        gan = models.wgan_gp(base_filters=8, critic_steps=1, seed=0)  # no batch norm in the critic
+        gan = models.wgan_gp(base_filters=8, discriminator_steps=1, seed=0)  # no batch norm in the critic
         gan.compile()
     images = np.zeros((4, 28, 28, 1), np.float32)
     images[2:] = np.inf  # only the second replica's half overflows

@@ -13,7 +13,7 @@ def _log_sigmoid(x):
 @pytest.mark.parametrize("real,fake", [(2.0, -1.0), (0.0, 0.0), (-3.0, 4.0)])
 def test_discriminator_loss_is_negative_log_likelihood(real, fake):
     expected = -(_log_sigmoid(real) + math.log(1 - 1 / (1 + math.exp(-fake))))
-    got = float(losses.discriminator_loss(np.full((4, 1), real), np.full((4, 1), fake)))
+    got = float(losses.minimax_discriminator_loss(np.full((4, 1), real), np.full((4, 1), fake)))
     assert got == pytest.approx(expected, rel=1e-5)
 
 
@@ -26,13 +26,13 @@ def test_generator_losses_by_hand():
 
 def test_discriminator_loss_at_equilibrium_is_2_log_2():
     zeros = np.zeros((8, 1), np.float32)
-    assert float(losses.discriminator_loss(zeros, zeros)) == pytest.approx(2 * math.log(2), rel=1e-6)
+    assert float(losses.minimax_discriminator_loss(zeros, zeros)) == pytest.approx(2 * math.log(2), rel=1e-6)
 
 
 def test_wasserstein_losses_by_hand():
     real = np.array([[1.0], [3.0]], np.float32)
     fake = np.array([[-1.0], [0.0]], np.float32)
-    assert float(losses.wasserstein_critic_loss(real, fake)) == pytest.approx(-0.5 - 2.0)
+    assert float(losses.wasserstein_discriminator_loss(real, fake)) == pytest.approx(-0.5 - 2.0)
     assert float(losses.wasserstein_generator_loss(fake)) == pytest.approx(0.5)
 
 

@@ -16,7 +16,7 @@ def _build(family):
     images = rng.uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
     if family in ("gan", "wgan_gp"):
         model = models.dcgan(base_filters=8, seed=0) if family == "gan" else models.wgan_gp(
-            base_filters=8, critic_steps=2, seed=0)
+            base_filters=8, discriminator_steps=2, seed=0)
         model.compile()
         return model, images
     binary = (images > 0).astype("float32")

@@ -6,7 +6,7 @@ from keras_genai.metrics.frechet import (  # noqa: F401
     fid_from_statistics,
     frechet_distance,
 )
-from keras_genai.metrics.inception_score import inception_score, inception_score_from_logits  # noqa: F401
+from keras_genai.metrics.inception import inception_score, inception_score_from_logits  # noqa: F401
 from keras_genai.metrics.kid import kernel_inception_distance  # noqa: F401
 from keras_genai.metrics.likelihood import (  # noqa: F401
     bits_per_character,
@@ -17,6 +17,6 @@ from keras_genai.metrics.likelihood import (  # noqa: F401
     nats_to_bits,
     perplexity,
 )
-from keras_genai.metrics.precision_recall import precision_recall  # noqa: F401
+from keras_genai.metrics.improved_precision_recall import precision_recall  # noqa: F401
 from keras_genai.metrics import evaluate, features, language  # noqa: F401,E402
 from keras_genai.metrics.features import FeatureExtractor, inception_v3, mnist_classifier  # noqa: F401,E402

@@ -21,6 +21,17 @@ class HoldThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         hold_steps: int >= 0, optimizer steps at the initial rate.
         decay_steps: int > 0, optimizer steps of the linear decay.
         end_learning_rate: float in [0, initial_learning_rate], the final rate.
+
+    Example:
+
+    ```python
+    import keras
+    import keras_genai
+
+    schedule = keras_genai.models.HoldThenLinearDecay(2e-4, hold_steps=1000, decay_steps=500, end_learning_rate=2e-6)
+    optimizer = keras.optimizers.Adam(learning_rate=schedule, beta_1=0.5)
+    float(schedule(0)), float(schedule(1250)), float(schedule(5000))  # 2e-4, 1.01e-4, 2e-6
+    ```
     """
 
     def __init__(self, initial_learning_rate, hold_steps, decay_steps, end_learning_rate=0.0, name=None):

@@ -13,7 +13,19 @@ from keras_genai import distribution
 
 @keras.saving.register_keras_serializable(package="keras_genai")
 class ReplicaDropout(keras.layers.Dropout):
-    """``keras.layers.Dropout`` (same arguments) with masks distinct per replica."""
+    """``keras.layers.Dropout`` (same arguments) with masks distinct per replica.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_genai
+
+    dropout = keras_genai.nets.ReplicaDropout(0.5, seed=0)
+    x = np.ones((2, 4), "float32")
+    y = dropout(x, training=True)  # entries 0 or 2; under tf.distribute each replica draws its own mask
+    ```
+    """
 
     def call(self, inputs, training=False):
         if not training or self.rate == 0:

@@ -35,6 +35,18 @@ class GaussianMixturePrior(keras.layers.Layer):
 
     A new layer starts as the identity (means 0, scales 1); ``models.fit_mixture_prior`` sets
     them from the generator's own samples.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_genai
+
+    prior = keras_genai.nets.GaussianMixturePrior([0.25, 0.75])  # the identity until its weights change
+    z = np.random.default_rng(0).standard_normal((4, 8)).astype("float32")
+    draws = prior(z)  # (4, 8): means[c] + exp(log_scales[c]) * z, component c chosen by z[:, 0]
+    # in a GAN: keras_genai.nets.with_mixture_prior(generator, [0.25, 0.75]) or models.fit_mixture_prior(gan)
+    ```
     """
 
     def __init__(self, probabilities, **kwargs):

@@ -46,7 +46,19 @@ def causal_mask(kernel_size, in_channels, out_channels, mask_type):
 @keras.saving.register_keras_serializable(package="keras_genai")
 class MaskedConv2D(layers.Conv2D):
     """``Conv2D`` with a raster-scan causal mask on its kernel ("A": excludes the centre
-    pixel, "B": includes it). Stride 1, odd kernel, ``padding="same"``."""
+    pixel, "B": includes it). Stride 1, odd kernel, ``padding="same"``.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_genai
+
+    conv = keras_genai.nets.MaskedConv2D(8, 5, mask_type="A")  # "A": the centre pixel is hidden too
+    x = np.random.default_rng(0).uniform(size=(2, 8, 8, 1)).astype("float32")
+    y = conv(x)  # (2, 8, 8, 8); y[:, i, j] depends only on the pixels before (i, j) in raster order
+    ```
+    """
 
     def __init__(self, filters, kernel_size, mask_type="B", **kwargs):
         kwargs.setdefault("padding", "same")
@@ -104,6 +116,18 @@ class GatedPixelCNNBlock(layers.Layer):
             no residual connection).
         conditional: the block takes a third input, a conditioning vector (batch, d) added
             (through a linear map) to both stacks before the gates.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_genai
+
+    first = keras_genai.nets.GatedPixelCNNBlock(8, kernel_size=7, first=True)
+    block = keras_genai.nets.GatedPixelCNNBlock(8)
+    x = np.random.default_rng(0).uniform(size=(2, 8, 8, 1)).astype("float32")
+    vertical, horizontal = block(first([x, x]))  # both (2, 8, 8, 8)
+    ```
     """
 
     def __init__(self, filters, kernel_size=3, first=False, conditional=False, **kwargs):

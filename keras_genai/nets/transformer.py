@@ -26,6 +26,17 @@ class CausalSelfAttention(keras.layers.Layer):
         num_heads: heads; the model width must be divisible by it.
         dropout: dropout rate on the attention weights and the output (training only).
     Input (batch, length, width) -> output (batch, length, width).
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_genai
+
+    attention = keras_genai.nets.CausalSelfAttention(num_heads=2)
+    x = np.random.default_rng(0).standard_normal((2, 5, 16)).astype("float32")  # (batch, length, embed_dim)
+    y = attention(x)  # (2, 5, 16); y[:, t] depends on x[:, :t + 1] only
+    ```
     """
 
     def __init__(self, num_heads, dropout=0.0, **kwargs):
@@ -97,6 +108,17 @@ class TransformerBlock(keras.layers.Layer):
         num_heads: attention heads.
         mlp_dim: hidden width of the MLP (usually 4 x width).
         dropout: dropout rate (training only).
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_genai
+
+    block = keras_genai.nets.TransformerBlock(num_heads=2, mlp_dim=32)
+    x = np.random.default_rng(0).standard_normal((2, 5, 16)).astype("float32")  # (batch, length, embed_dim)
+    y = block(x)  # (2, 5, 16); position t sees positions <= t only
+    ```
     """
 
     def __init__(self, num_heads, mlp_dim, dropout=0.0, **kwargs):

@@ -29,10 +29,11 @@ def mlp_gan(image_shape=(28, 28, 1), latent_dim=100, seed=None):
     return GAN(mlp_generator(image_shape, latent_dim), mlp_discriminator(image_shape), seed=seed, name="mlp_gan")
 
 
-def wgan_gp(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, critic_steps=5, penalty=10.0,
+def wgan_gp(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, discriminator_steps=5, gradient_penalty=10.0,
             ema_decay=None, refine=False, seed=None, generator_top_k=1.0, refine_discriminator=False):
-    """WGAN-GP (Gulrajani et al., 2017): DCGAN generator, critic without batch norm,
-    Wasserstein loss, gradient penalty ``penalty`` (lambda), ``critic_steps`` per generator step;
+    """WGAN-GP (Gulrajani et al., 2017): DCGAN generator, critic (the discriminator) without batch
+    norm, Wasserstein loss, gradient penalty of weight ``gradient_penalty`` (lambda),
+    ``discriminator_steps`` critic updates per generator step (the names of ``GAN``'s arguments);
     ``refine`` / ``refine_discriminator``: the deeper generator / critic of ``nets``;
     ``generator_top_k``: see ``GAN``."""
     return GAN(
@@ -40,8 +41,8 @@ def wgan_gp(image_shape=(28, 28, 1), latent_dim=100, base_filters=64, critic_ste
         dcgan_discriminator(image_shape, base_filters=base_filters, normalization=None, refine=refine_discriminator,
                             name="critic"),
         loss="wasserstein",
-        discriminator_steps=critic_steps,
-        gradient_penalty=penalty,
+        discriminator_steps=discriminator_steps,
+        gradient_penalty=gradient_penalty,
         ema_decay=ema_decay,
         generator_top_k=generator_top_k,
         seed=seed,

@@ -10,6 +10,10 @@ it models:
 - ``logistic``: 8-bit images scaled to [-1, 1], modelled by a discretized logistic over the
   256 grey levels (a ``QuantizedDistribution``), so log-probabilities are those of the integer
   pixels and convert to bits/dim; params are location (in [-1, 1] units) and log-scale.
+
+A model takes a likelihood by its name (``VAE(likelihood="gaussian")``), checked against
+``LIKELIHOODS`` by ``check_name``; the name is what its config stores. GAN losses are given the
+same way (``GAN(loss="wasserstein")``, ``keras_genai.losses``).
 """
 
 import numpy as np
@@ -25,8 +29,10 @@ _MIN_LOG_SCALE = -7.0
 
 
 def check_name(name):
-    if name not in LIKELIHOODS:
-        raise ValueError(f"unknown likelihood {name!r}; expected one of {LIKELIHOODS}")
+    """Returns ``name`` if it names a likelihood; ``ValueError`` listing the names otherwise."""
+    if not isinstance(name, str) or name not in LIKELIHOODS:
+        raise ValueError(f"unknown likelihood {name!r}; expected one of {list(LIKELIHOODS)} "
+                         "(a likelihood is given by its name)")
     return name
 
 
