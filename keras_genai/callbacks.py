@@ -23,6 +23,19 @@ class SampleGrid(keras.callbacks.Callback):
 
     Files are ``<directory>/epoch_0001.png``, ... The model needs ``preview(n, seed)``
     (conditional models show one class per column).
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_genai
+
+    gan = keras_genai.models.dcgan((28, 28, 1), latent_dim=8, base_filters=8, seed=0)
+    gan.compile()
+    images = np.random.default_rng(0).uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
+    grid = keras_genai.callbacks.SampleGrid("run/samples", num_samples=16, seed=0, every=2)
+    gan.fit(images, batch_size=16, epochs=2, callbacks=[grid])  # writes run/samples/epoch_0002.png
+    ```
     """
 
     def __init__(self, directory, num_samples=64, seed=0, every=1):
@@ -45,6 +58,20 @@ class TensorBoardImages(keras.callbacks.Callback):
     """Writes sample images (fixed noise) as TensorBoard image summaries each epoch.
 
     They go to ``<log_dir>/samples`` beside the ``train`` scalars of ``keras.callbacks.TensorBoard``.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras
+    import keras_genai
+
+    vae = keras_genai.models.unconditional_vae(latent_dim=8, width=32, seed=0)
+    vae.compile()
+    images = (np.random.default_rng(0).uniform(size=(32, 28, 28, 1)) > 0.5).astype("float32")
+    callbacks = [keras.callbacks.TensorBoard("run/logs"), keras_genai.callbacks.TensorBoardImages("run/logs")]
+    vae.fit(images, batch_size=16, epochs=2, callbacks=callbacks)  # then: tensorboard --logdir run/logs
+    ```
     """
 
     def __init__(self, log_dir, num_samples=16, seed=0):
@@ -71,7 +98,22 @@ class TensorBoardImages(keras.callbacks.Callback):
 class TextSamples(keras.callbacks.Callback):
     """Writes ``<folder>/epoch_XXXX.txt``: a language model's continuation of a fixed prompt
     (same prompt and seed every epoch, so files are comparable; a prompt with characters outside
-    the vocabulary is replaced by the vocabulary's first character)."""
+    the vocabulary is replaced by the vocabulary's first character).
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_genai
+
+    gpt = keras_genai.models.GPT(" abcdefgh", context_length=8, num_layers=1, num_heads=1, embed_dim=8, seed=0)
+    gpt.compile(optimizer="adam")
+    ids = gpt.encode("abc defgh " * 20)
+    windows = np.stack([ids[i : i + 9] for i in range(0, len(ids) - 9, 3)])
+    samples = keras_genai.callbacks.TextSamples("run/text", prompt="abc", max_new_tokens=20, seed=0)
+    gpt.fit(windows[:, :-1], windows[:, 1:], batch_size=16, epochs=1, callbacks=[samples])  # run/text/epoch_0001.txt
+    ```
+    """
 
     def __init__(self, folder, prompt="\n", max_new_tokens=300, temperature=0.8, seed=0, every=1):
         super().__init__()
@@ -92,7 +134,22 @@ class TextSamples(keras.callbacks.Callback):
 class StopOnNonFinite(keras.callbacks.Callback):
     """Stops training at the first batch (or epoch) whose logs hold a non-finite value (loss,
     metrics). ``failure`` says what became non-finite and where, for example "g_loss became nan
-    at batch 3 of epoch 2" (None while nothing did); the caller decides what to keep."""
+    at batch 3 of epoch 2" (None while nothing did); the caller decides what to keep.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras
+    import keras_genai
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(1e30), loss="mse")  # a learning rate that diverges
+    stop = keras_genai.callbacks.StopOnNonFinite()
+    model.fit(np.ones((64, 1)), np.ones((64, 1)), batch_size=8, epochs=3, callbacks=[stop], verbose=0)
+    print(stop.failure)  # for example "loss became inf at batch 2 of epoch 1"
+    ```
+    """
 
     def __init__(self):
         super().__init__()
@@ -122,7 +179,22 @@ class SafeCheckpoint(keras.callbacks.ModelCheckpoint):
 
     Each checkpoint is written to a partial file beside the target (``.last.partial.keras`` for
     ``last.keras``) and renamed over it when complete, so a process killed while saving leaves
-    the previous checkpoint in place."""
+    the previous checkpoint in place.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras
+    import keras_genai
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    checkpoint = keras_genai.callbacks.SafeCheckpoint("run/last.keras")
+    model.fit(np.ones((16, 1)), np.ones((16, 1)), epochs=2, callbacks=[checkpoint], verbose=0)
+    model = keras.saving.load_model("run/last.keras")  # the last epoch whose logs were all finite
+    ```
+    """
 
     def __init__(self, filepath, **kwargs):
         super().__init__(filepath, **kwargs)
@@ -204,6 +276,20 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     Each backup also records ``training_seconds``: the time spent on the completed epochs by
     this process and the ones it resumed (``backup_training_seconds``), and the logs of the
     epoch it backs up (``backup_logs``).
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras
+    import keras_genai
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    backup = keras_genai.callbacks.ResumableBackup("run/backup", settings={"batch_size": 8})
+    # killed at any point, the same command resumes at the last completed epoch
+    model.fit(np.ones((16, 1)), np.ones((16, 1)), batch_size=8, epochs=2, callbacks=[backup], verbose=0)
+    ```
     """
 
     STATES_FILE = "random_states.npz"

@@ -84,26 +84,38 @@ def _parser():
     p.add_argument("--seed", type=int, default=None, help="integer seed for reproducible text")
     p.set_defaults(run=_generate)
 
-    p = commands.add_parser("train", help="train a preset's recipe and save the result as a preset")
+    p = commands.add_parser("train", help="train a preset's recipe (every stage, from scratch) and save the result",
+                            description="Runs the preset's recipe, a list of stages (metadata.json 'recipe'), from "
+                            "scratch and saves the result as a preset. --epochs, --batch-size, --steps-per-epoch, "
+                            "--seed, --dtype and --learning-rate apply to every stage (quick runs).")
     p.add_argument("preset", help="preset whose architecture and recipe to train")
     _add_sha256(p)
-    p.add_argument("--output", required=True, help="folder for the trained preset")
-    p.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
-    p.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
-    p.add_argument("--steps-per-epoch", type=int, default=None, help="limit each epoch (quick runs)")
+    p.add_argument("--output", default=None, help="folder for the trained preset (required unless --dry-run)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan as JSON ({\"stages\": [...]}, with these flags applied) and train nothing")
+    p.add_argument("--stop-after-stage", type=int, default=None, metavar="N",
+                   help="run stages 1..N of the recipe only and save the model of stage N")
+    p.add_argument("--epochs", type=int, default=None, help="epochs of every stage (default: each stage's own)")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size of every stage (default: each stage's)")
+    p.add_argument("--steps-per-epoch", type=int, default=None, help="limit each epoch of every stage (quick runs)")
     p.add_argument("--seed", type=int, default=None,
-                   help="seed of the data order, initial weights and training noise (default: the recipe's)")
-    p.add_argument("--workdir", default=None, help="checkpoints, sample grids, TensorBoard logs; "
-                   "rerunning with the same workdir resumes an interrupted run")
-    p.add_argument("--from-pretrained", action="store_true", help="fine-tune the preset's weights")
+                   help="seed of the data order, initial weights and training noise of every stage "
+                        "(default: each stage's)")
+    p.add_argument("--workdir", default=None, help="checkpoints, sample grids, TensorBoard logs; a recipe of several "
+                   "stages keeps each in <workdir>/stage_NN/ and a finished stage's model in <workdir>/stage_NN/preset; "
+                   "rerunning with the same workdir skips finished stages and resumes an interrupted one")
+    p.add_argument("--from-pretrained", action="store_true",
+                   help="fine-tune the preset's weights with the recipe's last stage (its epochs and optimizers; "
+                        "without its build, options and transform)")
     p.add_argument("--learning-rate", type=float, default=None,
                    help="peak learning rate instead of the recipe's (a schedule is scaled to it)")
     p.add_argument("--weight-averaging", type=float, default=None, metavar="DECAY",
                    help="keep an exponential moving average of the weights (e.g. 0.999) and save it; "
                    "single-optimizer presets (VAE, PixelCNN, GPT)")
     p.add_argument("--dtype", default=None, metavar="POLICY",
-                   help="train under this Keras dtype policy, e.g. mixed_bfloat16 (CPUs with AVX512-BF16, "
-                        "TPUs) or mixed_float16 (GPUs); the saved preset computes in float32")
+                   help="train every stage under this Keras dtype policy (default: each stage's), e.g. "
+                        "mixed_bfloat16 (CPUs with AVX512-BF16, TPUs) or mixed_float16 (GPUs); the saved preset "
+                        "computes in float32")
     p.add_argument("--data-dir", default=None, help="TFDS data_dir for prepared datasets")
     p.add_argument("--manual-dir", default=None, help="folder with the dataset's original archives (offline)")
     p.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
@@ -215,11 +227,8 @@ def _sample(args):
     from keras_genai import files, plot, zoo
 
     png, npy = _sample_outputs(args)  # checked before sampling: a bad path writes nothing
-    if args.candidates != 1:
-        _refuse_candidates_unless_gan(args.preset, zoo.info(args.preset))
     model = zoo.load(args.preset, weights=args.weights, weights_sha256=args.weights_sha256, compile=False)
-    if hasattr(model, "vocabulary"):
-        raise ValueError(f"{args.preset} is a language model; use `keras-genai generate {args.preset} --prompt ...`")
+    _check_makes(model, "images", args.preset)
     kwargs = {}
     if args.labels is not None:
         try:
@@ -229,12 +238,26 @@ def _sample(args):
         kwargs["labels"] = labels[0] if len(labels) == 1 else labels
     if args.candidates != 1:
         kwargs["candidates"] = args.candidates
-    images = model.sample(args.num_samples, seed=args.seed, **kwargs)
+    images = model.sample(args.num_samples, seed=args.seed, **model.check_conditions(**kwargs))
     plot.save_grid(images, png)
     if npy:
         with files.atomic_write(npy, "wb") as f:
             np.save(f, images)
     print(f"saved {len(images)} samples {images.shape[1:]} uint8 to {png}" + (f" and {npy}" if npy else ""))
+
+
+# The command that shows each kind of output a model can make (``GenerativeModel.generates``).
+COMMAND_FOR = {"images": "sample", "text": "generate"}
+
+
+def _check_makes(model, kind, preset):
+    """Refuses a command made for ``kind`` ("images", "text") on a model that makes something else,
+    naming the command that fits it."""
+    if model.generates == kind:
+        return
+    command = COMMAND_FOR.get(model.generates)
+    hint = f"; use `keras-genai {command} {preset}`" if command else ""
+    raise ValueError(f"{preset} generates {model.generates}, not {kind}{hint}")
 
 
 def _sample_outputs(args):
@@ -259,159 +282,286 @@ def _generate(args):
     from keras_genai import zoo
 
     model = zoo.load(args.preset, compile=False)
-    if not hasattr(model, "vocabulary"):
-        raise ValueError(f"{args.preset} is not a language model; use `keras-genai sample {args.preset}`")
+    _check_makes(model, "text", args.preset)
     print(model.generate(args.prompt, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
                          top_p=args.top_p, seed=args.seed))
 
 
-# Card entries about one training run (not the recipe), dropped when a new run starts from the preset.
-RUN_NOTES = ("continued_from", "continuation", "wall_time_note", "total_epochs", "generator_steps", "retuned",
-             "dtype_policy", "resumed", "previous_preset", "weight_averaging_effect", "how_it_was_trained")
-
-
 # What --epochs, --batch-size and --steps-per-epoch are called on the command line.
-TRAIN_COUNTS = {"epochs": "--epochs", "batch_size": "--batch-size", "steps_per_epoch": "--steps-per-epoch"}
+TRAIN_COUNTS = {"epochs": "--epochs", "batch_size": "--batch-size", "steps_per_epoch": "--steps-per-epoch",
+                "stop_after_stage": "--stop-after-stage"}
+
+
+class _TrainingFailed(Exception):
+    """A stage ended without a model worth saving; the message says what was kept."""
 
 
 def _train(args):
-    """``keras-genai train``: checks the counts and the --output target before anything is read or
-    written, then trains with the workdir locked (one run per workdir; see ``_train_and_save``)."""
+    """``keras-genai train``: checks the counts, the plan (every stage of the recipe) and the
+    --output target before anything is read or written, then trains with the workdir locked
+    (one run per workdir; see ``_train_and_save``). ``--dry-run`` prints the plan and stops."""
     from keras_genai import callbacks, files
 
     for name, flag in TRAIN_COUNTS.items():
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"{flag} must be a positive integer, got {value}")
+    if args.dry_run:
+        from keras_genai.zoo import stages
+
+        print(json.dumps(stages.plan_summary(_training_plan(args)), indent=2))
+        return None
+    if not args.output:
+        raise ValueError("--output is required: the folder for the trained preset (or pass --dry-run)")
     files.check_replaceable(args.output, args.overwrite, "preset", protected=(args.workdir,) if args.workdir else ())
+    plan = _training_plan(args)
     if not args.workdir:
-        return _train_and_save(args)
+        return _train_and_save(args, plan)
     with callbacks.locked_workdir(args.workdir, _command_line()):
-        return _train_and_save(args)
+        return _train_and_save(args, plan)
 
 
-def _train_and_save(args):
-    """Trains and saves the preset. A run that cannot end in a good preset exits 1 and keeps what
-    can be recovered: stopped by a non-finite loss, the last good checkpoint and backup; a finished
-    training whose save failed, a copy of the preset (``_keep_trained_preset``) and the backup. The
-    backup is removed only once the preset is in place, so a run killed while saving finishes
-    without training again when the same command is run again."""
-    import keras
-
-    from keras_genai import callbacks, data, zoo
+def _training_plan(args):
+    """The stages this run trains: the preset's recipe (``zoo.stages``), checked whole, with
+    --from-pretrained (the last stage alone, on the preset's weights), --stop-after-stage and the
+    per-stage overrides (--epochs, --batch-size, --seed, --dtype) applied."""
+    from keras_genai import zoo
+    from keras_genai.zoo import preset as preset_files, registry, stages
 
     meta = zoo.info(args.preset)
-    recipe = dict(meta.get("training", {}))
-    for note in RUN_NOTES:  # they describe the run that made the source preset, not this one
-        recipe.pop(note, None)
-    dataset = meta["dataset"]
-    epochs = recipe.get("epochs", 1) if args.epochs is None else args.epochs
-    batch_size = recipe.get("batch_size", 128) if args.batch_size is None else args.batch_size
-    seed = recipe.get("seed", 0) if args.seed is None else args.seed
-    keras.utils.set_random_seed(seed)
-    dtype = _dtype_policy(args.dtype)
-    # The run's seed also seeds the model's training noise (GAN latents, VAE codes, dropout).
-    noise_seed = seed if _has_noise_seed(args.preset) else None
-    model = zoo.load(args.preset, pretrained=args.from_pretrained, compile=False, dtype=dtype, seed=noise_seed)
-    if dtype is not None:
-        recipe["dtype_policy"] = dtype
-    optimizers = zoo.training_recipe(args.preset)
+    config = preset_files.read_json(registry.resolve(args.preset), preset_files.CONFIG_FILE)
+    plan = stages.check_plan(stages.stages_of(meta), config)
+    if args.from_pretrained:
+        plan = [{k: v for k, v in plan[-1].items() if k not in ("build", "options", "transform")}]
+    if args.stop_after_stage is not None:
+        if args.stop_after_stage > len(plan):
+            raise ValueError(f"--stop-after-stage {args.stop_after_stage}: the plan has {len(plan)} stage(s)"
+                             + (" (--from-pretrained trains the last stage only)" if args.from_pretrained else ""))
+        plan = plan[:args.stop_after_stage]
+    dtype = _dtype_policy(args.dtype) if args.dtype else None
+    for stage in plan:
+        for field, value in (("epochs", args.epochs), ("batch_size", args.batch_size), ("seed", args.seed),
+                             ("dtype_policy", (dtype or "float32") if args.dtype else None)):
+            if value is not None:
+                stage[field] = value
+    return plan
+
+
+def _stage_folders(args, number, stages_in_recipe):
+    """(run folder, finished-stage preset folder or None) of stage ``number``. A one-stage
+    recipe runs in the workdir itself; a longer one in ``<workdir>/stage_NN``, whose ``preset``
+    keeps the stage's model once it is done (the last stage's goes to --output)."""
+    if not args.workdir:
+        return None, None
+    if stages_in_recipe == 1:
+        return args.workdir, None
+    folder = os.path.join(args.workdir, f"stage_{number:02d}")
+    return folder, (os.path.join(folder, "preset") if number < stages_in_recipe else None)
+
+
+def _train_and_save(args, plan):
+    """Runs the stages of ``plan`` one after the other and saves the last one's model to
+    --output. Each stage starts from the model the previous one ended with (``zoo.stages``),
+    with fresh optimizers and its data order restarted at its seed. With a workdir a finished
+    stage is kept as a preset in ``<workdir>/stage_NN/preset``: a rerun skips it (after checking
+    it was made with the same settings) and resumes the interrupted stage from its backup.
+
+    A run that cannot end in a good preset exits 1 and keeps what can be recovered: stopped by a
+    non-finite loss, the last good checkpoint and backup; a finished training whose save failed,
+    a copy of the preset (``_keep_trained_preset``) and the backup. The backup is removed only
+    once the preset is in place, so a run killed while saving finishes without training again
+    when the same command is run again."""
+    import keras
+
+    from keras_genai import zoo
+    from keras_genai.zoo import registry, stages
+
+    meta = zoo.info(args.preset)
+    preset_folder = registry.resolve(args.preset)
+    recipe_length = 1 if args.from_pretrained else len(stages.stages_of(meta))
+    base_compile_config = zoo.training_recipe(args.preset)
+    model, log, builder_options, transformed = None, [], {}, False
+    for number, stage in enumerate(plan, 1):
+        run_dir, finished = _stage_folders(args, number, recipe_length)
+        builder_options.update(stage.get("options", {}))
+        settings = {"preset": args.preset, "from_pretrained": bool(args.from_pretrained),
+                    "batch_size": stage["batch_size"], "steps_per_epoch": args.steps_per_epoch, "seed": stage["seed"],
+                    "learning_rate": args.learning_rate, "weight_averaging": args.weight_averaging,
+                    "dtype": _dtype_policy(stage["dtype_policy"])}
+        if recipe_length > 1:
+            settings.update(stage=number, plan=stage)
+        if finished and os.path.isdir(finished):
+            model, entry = _finished_stage(finished, settings)
+            print(f"stage {number} of {recipe_length}: done earlier, kept in {finished}; skipped", flush=True)
+        else:
+            dtype = _dtype_policy(stage["dtype_policy"])
+            keras.utils.set_random_seed(stage["seed"])
+            notes = {}
+            if number == 1 and args.from_pretrained:
+                noise_seed = stage["seed"] if _has_noise_seed(args.preset) else None
+                model = zoo.load(args.preset, compile=False, dtype=dtype, seed=noise_seed)
+            elif number == 1:
+                model = stages.build_first(stage, stage["seed"], dtype, preset_folder)
+            else:
+                model, notes = stages.next_model(model, stage, plan[0], builder_options, transformed, stage["seed"],
+                                                 dtype)
+            try:
+                model, entry = _run_stage(args, meta, stage, model, run_dir, settings, base_compile_config,
+                                          number, recipe_length)
+            except _TrainingFailed as failure:
+                return _train_failed(str(failure))
+            entry.update(notes)
+            if number < len(plan) or finished:
+                model = stages.copy_model(model, dtype="float32") if dtype else model
+            if finished:  # kept for a rerun; its backup is no longer needed
+                _save_finished_stage(model, meta, finished, settings, entry, dtype)
+                shutil.rmtree(os.path.join(run_dir, "backup"), ignore_errors=True)
+        transformed = transformed or "transform" in stage
+        log.append(entry)
+    return _save_trained(args, meta, plan, log, model, recipe_length, preset_folder)
+
+
+def _finished_stage(folder, settings):
+    """(model, run-log entry) of a stage kept by an earlier run; refused when its settings differ."""
+    from keras_genai import zoo
+
+    kept = zoo.info(folder).get("training", {})
+    if json.loads(json.dumps(settings)) != kept.get("settings"):
+        raise ValueError(f"{folder} holds a finished stage made with other settings than this run's; rerun with "
+                         "the same flags, or use another --workdir")
+    return zoo.load(folder, compile=False), kept.get("stage_log", {})
+
+
+def _save_finished_stage(model, meta, folder, settings, entry, dtype):
+    from keras_genai import zoo
+
+    stage_meta = {key: value for key, value in meta.items() if key not in ("path", "pretrained_available", "weights")}
+    stage_meta.update(training={"settings": settings, "stage_log": entry}, metrics={})
+    zoo.save_preset(model, folder, stage_meta, overwrite=True, samples=False, dtype="float32" if dtype else None)
+
+
+def _run_stage(args, meta, stage, model, run_dir, settings, base_compile_config, number, count):
+    """Compiles ``model`` with the stage's optimizers, builds the stage's training data, fits it
+    (resuming from the backup in ``run_dir``) and returns ``(model, run-log entry)``; raises
+    ``_TrainingFailed`` when the loss or the weights are not finite."""
+    from keras_genai import callbacks, zoo
+    from keras_genai.zoo import stages
+
+    epochs, batch_size, seed = stage["epochs"], stage["batch_size"], stage["seed"]
+    optimizers = stages.compile_config_for(stage.get("optimizers"), base_compile_config)
     if args.learning_rate is not None or args.weight_averaging is not None:
         optimizers = zoo.recipe.retuned(optimizers, args.learning_rate, args.weight_averaging)
-        recipe["retuned"] = {"learning_rate": args.learning_rate, "weight_averaging": args.weight_averaging}
     if optimizers:
         model.compile_from_config(optimizers)
-    classifier = meta.get("family") == "classifier"
-    with_labels = classifier or getattr(model, "conditional", False)
     # An interrupted run (same --workdir) resumes at the backup's epoch; the step-keyed data
     # streams start exactly where the uninterrupted run would be, so it ends the same.
     # Resuming with another batch size, step count or seed would shift every batch: refused.
-    settings = {"preset": args.preset, "from_pretrained": bool(args.from_pretrained), "batch_size": batch_size,
-                "steps_per_epoch": args.steps_per_epoch, "seed": seed, "learning_rate": args.learning_rate,
-                "weight_averaging": args.weight_averaging, "dtype": dtype}
-    backup_dir = os.path.join(args.workdir, "backup") if args.workdir else None
+    backup_dir = os.path.join(run_dir, "backup") if run_dir else None
     start_epoch = callbacks.backup_epoch(backup_dir, settings) if backup_dir else 0
     if start_epoch > epochs:
         raise ValueError(f"{backup_dir} holds a run that finished {start_epoch} epochs, more than --epochs {epochs}; "
                          f"pass --epochs {start_epoch} or more to continue it, or use another --workdir")
     earlier_seconds = callbacks.backup_training_seconds(backup_dir) if start_epoch else 0.0
     earlier_logs = callbacks.backup_logs(backup_dir) if start_epoch else {}
-    if meta.get("family") == "gpt":
-        train, steps = _text_training_data(model, dataset, recipe, batch_size, seed, args, start_epoch)
-    else:
-        train, steps = _image_training_data(dataset, batch_size, seed, with_labels, args, start_epoch)
-    kind = "text" if hasattr(model, "vocabulary") else "images"
+    dataset = meta["dataset"]
+    train, steps = model.training_data(dataset, stage, batch_size, seed, start_epoch=start_epoch,
+                                       steps_per_epoch=args.steps_per_epoch, data_dir=args.data_dir,
+                                       manual_dir=args.manual_dir)
     guard = callbacks.StopOnNonFinite()
     cbs = [guard]
-    if args.workdir:
-        cbs += callbacks.standard(args.workdir, kind=kind, start_epoch=start_epoch, settings=settings,
-                                  keep_backup=True)
+    if run_dir:
+        cbs += callbacks.standard(run_dir, kind=model.generates, start_epoch=start_epoch, settings=settings, keep_backup=True)
     if start_epoch == epochs:
         resuming = f", all {epochs} epochs done before the run was stopped: saving the preset"
     else:
         resuming = f", resuming after epoch {start_epoch}" if start_epoch else ""
-    print(f"training {args.preset} on {dataset['name']}/{dataset.get('split', 'train')}: "
+    which = f"stage {number} of {count}: " if count > 1 else ""
+    print(f"{which}training {args.preset} on {dataset['name']}/{dataset.get('split', 'train')}: "
           f"{epochs} epochs of {steps} steps, batch {batch_size}, seed {seed}{resuming}", flush=True)
     start = time.perf_counter()
     history = model.fit(train, epochs=epochs, steps_per_epoch=steps, callbacks=cbs, shuffle=False,
                         verbose=1 if sys.stdout.isatty() else 2)
     wall = (earlier_seconds or 0.0) + time.perf_counter() - start
     if guard.failure:
-        return _train_failed(f"training stopped: {guard.failure}; no preset was saved. {_kept_after_failure(args)}. "
-                             "Lower --learning-rate (in another --workdir: a backup resumes only its own settings) "
-                             "or check the data")
+        raise _TrainingFailed(f"training stopped: {guard.failure}; no preset was saved. "
+                              f"{_kept_after_failure(args, run_dir)}. Lower --learning-rate (in another --workdir: "
+                              "a backup resumes only its own settings) or check the data")
     broken = _non_finite_weights(model)
     if broken:
-        return _train_failed(f"the trained weights hold non-finite values ({len(broken)} arrays: "
-                             f"{', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''}); no preset was saved. "
-                             f"{_kept_after_failure(args)}")
+        raise _TrainingFailed(f"the trained weights hold non-finite values ({len(broken)} arrays: "
+                              f"{', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''}); no preset was saved. "
+                              f"{_kept_after_failure(args, run_dir)}")
+    # Stopped after its last epoch, a resumed run trains nothing: the logs of that epoch are the backup's.
+    final_logs = {k: round(float(v[-1]), 4) for k, v in history.history.items() if v} or \
+        {k: round(float(v), 4) for k, v in earlier_logs.items()}
+    entry = {"stage": number, "epochs": epochs, "steps_per_epoch": steps, "wall_time_s": round(wall, 1),
+             "final_logs": final_logs}
     if start_epoch:
         if earlier_seconds is None:
             counted = (f"wall_time_s counts epochs {start_epoch + 1}-{epochs} only (the backup did not record "
                        "the time before)")
         else:
             counted = f"wall_time_s adds the {earlier_seconds:.0f} s of the completed epochs before it"
-        recipe["resumed"] = f"interrupted and resumed after epoch {start_epoch}; {counted}"
-    steps = steps if args.steps_per_epoch else None
+        entry["resumed"] = f"interrupted and resumed after epoch {start_epoch}; {counted}"
+    return model, entry
+
+
+def _save_trained(args, meta, plan, log, model, recipe_length, preset_folder):
+    """Writes the run log (``training``) and saves the model of the last stage run to --output."""
+    import keras
+
+    from keras_genai import zoo
+    from keras_genai.zoo import preset as preset_files, stages
+
+    last = log[-1]
+    dtypes = sorted({stage["dtype_policy"] for stage in plan})
+    training = {
+        "epochs": sum(entry["epochs"] for entry in log), "batch_size": plan[-1]["batch_size"],
+        "seed": plan[-1]["seed"], "steps_per_epoch": args.steps_per_epoch,
+        "command": _command_line(), "wall_time_s": round(sum(entry["wall_time_s"] for entry in log), 1),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, TensorFlow "
+                   f"{__import__('tensorflow').__version__}, Keras {keras.__version__}",
+        "final_logs": last["final_logs"],
+    }
+    if dtypes != ["float32"]:
+        training["dtype_policy"] = ", ".join(dtypes)
+    if "resumed" in last:
+        training["resumed"] = last["resumed"]
+    if args.learning_rate is not None or args.weight_averaging is not None:
+        training["retuned"] = {"learning_rate": args.learning_rate, "weight_averaging": args.weight_averaging}
     if args.from_pretrained:  # the card must say the weights had training before this run
-        recipe["continued_from"] = {"preset": meta["name"], "epochs": meta.get("training", {}).get("epochs"),
-                                    "wall_time_s": meta.get("training", {}).get("wall_time_s")}
-    # Stopped after its last epoch, a resumed run trains nothing: the logs of that epoch are the backup's.
-    final_logs = {k: round(float(v[-1]), 4) for k, v in history.history.items() if v} or \
-        {k: round(float(v), 4) for k, v in earlier_logs.items()}
-    recipe.update(
-        epochs=epochs, batch_size=batch_size, seed=seed,
-        steps_per_epoch=steps or recipe.get("steps_per_epoch"),
-        command=_command_line() or recipe.get("command"),
-        wall_time_s=round(wall, 1),
-        machine=f"{platform.machine()}, {os.cpu_count()} CPU cores, TensorFlow {__import__('tensorflow').__version__}, Keras {keras.__version__}",
-        final_logs=final_logs,
-    )
-    meta.update(training=recipe)
-    meta.pop("path", None)
-    meta.pop("pretrained_available", None)
-    meta.pop("weights", None)
-    meta["metrics"] = {}
+        before = meta.get("training", {})
+        training["continued_from"] = {"preset": meta["name"], "epochs": before.get("epochs"),
+                                      "wall_time_s": before.get("wall_time_s")}
+    if recipe_length > 1:
+        training["stages_run"] = f"{len(plan)} of {recipe_length}"
+        training["stages"] = log
+        if len(plan) == recipe_length:
+            training["architecture_matches_preset"] = stages.same_architecture(model, preset_folder)
+    if training["command"] is None:
+        del training["command"]
+    dtype = _dtype_policy(plan[-1]["dtype_policy"])
+    meta = {key: value for key, value in meta.items() if key not in ("path", "pretrained_available", "weights")}
+    # The saved recipe is the path these weights took: the stages as run (with the flags applied),
+    # after the source preset's own stages when it was fine-tuned.
+    ran = [{key: value for key, value in stage.items()} for stage in plan]
+    if args.from_pretrained:
+        config = preset_files.read_json(preset_folder, preset_files.CONFIG_FILE)
+        ran = stages.check_plan(stages.stages_of(meta), config) + ran
+    meta["recipe"] = {**meta.get("recipe", {}), "stages": ran}
+    meta.update(training=training, metrics={})
+    meta.pop("sample_text", None)
+    backup_dir = os.path.join(_stage_folders(args, len(plan), recipe_length)[0], "backup") if args.workdir else None
     try:  # from here on the training is done: whatever fails, it is kept (see _keep_trained_preset)
-        if classifier:
-            test = data.images(dataset["name"], split="test", batch_size=500, shuffle=False, with_labels=True,
-                               drop_remainder=False, data_dir=args.data_dir, manual_dir=args.manual_dir)
-            scores = model.evaluate(test, return_dict=True, verbose=0)
-            meta["metrics"] = {"test_accuracy": round(float(scores["accuracy"]), 4),
-                               "test_loss": round(float(scores["loss"]), 4)}
-            print(f"test accuracy {scores['accuracy']:.4f}")
-        if meta.get("family") == "gpt":
-            meta["metrics"] = _text_metrics(model, meta, args.data_dir, args.manual_dir)
-            meta["sample_text"] = _sample_text(model)
-        zoo.save_preset(model, args.output, meta, overwrite=args.overwrite, samples=hasattr(model, "sample"),
-                        dtype="float32" if dtype else None)
+        meta.update(model.training_report(meta, data_dir=args.data_dir, manual_dir=args.manual_dir))
+        zoo.save_preset(model, args.output, meta, overwrite=args.overwrite, dtype="float32" if dtype else None)
     except Exception as error:
-        kept = _keep_trained_preset(model, meta, args, dtype)
+        kept = _keep_trained_preset(model, meta, args, dtype, backup_dir)
         return _train_failed(f"could not save the trained preset to {args.output} ({type(error).__name__}: "
                              f"{error}). {kept}")
     if backup_dir:  # the preset is in place: nothing is left to resume
         shutil.rmtree(backup_dir, ignore_errors=True)
-    print(f"saved the trained preset to {args.output} ({wall:.0f} s of training)")
+    print(f"saved the trained preset to {args.output} ({training['wall_time_s']:.0f} s of training)")
 
 
 def _train_failed(message):
@@ -428,14 +578,16 @@ def _non_finite_weights(model):
             if "float" in str(w.dtype) and not np.isfinite(np.asarray(w.numpy(), np.float64)).all()]
 
 
-def _kept_after_failure(args):
-    """What a failed run leaves to recover from, as a sentence."""
+def _kept_after_failure(args, run_dir=None):
+    """What a failed run leaves to recover from, as a sentence; ``run_dir``: the stage's folder
+    (default: the workdir)."""
     from keras_genai import callbacks
 
     if not args.workdir:
         return "Nothing was kept: pass --workdir to keep a checkpoint and a backup of every finished epoch"
-    checkpoint = os.path.join(args.workdir, "checkpoints", "last.keras")
-    backup = os.path.join(args.workdir, "backup")
+    run_dir = run_dir or args.workdir
+    checkpoint = os.path.join(run_dir, "checkpoints", "last.keras")
+    backup = os.path.join(run_dir, "backup")
     epoch = callbacks.backup_epoch(backup)
     kept = [f"the last good checkpoint {checkpoint} (keras.saving.load_model)"] if os.path.exists(checkpoint) else []
     if epoch:
@@ -443,7 +595,7 @@ def _kept_after_failure(args):
     return "Kept: " + " and ".join(kept) if kept else "No epoch had finished, so there is no checkpoint or backup"
 
 
-def _keep_trained_preset(model, meta, args, dtype):
+def _keep_trained_preset(model, meta, args, dtype, backup_dir=None):
     """After the save to --output failed: saves the finished training as a preset where it can be
     recovered (``<workdir>/trained_preset-<time>``; without a workdir beside --output, else in the
     temporary folder) and returns a sentence saying where, and that the backup is kept."""
@@ -460,7 +612,7 @@ def _keep_trained_preset(model, meta, args, dtype):
     problems = []
     for place in places:
         try:
-            zoo.save_preset(model, place, meta, samples=hasattr(model, "sample"), dtype="float32" if dtype else None)
+            zoo.save_preset(model, place, meta, dtype="float32" if dtype else None)
         except Exception as error:  # said in the message; the next place is tried
             problems.append(f"{place}: {type(error).__name__}: {error}")
             continue
@@ -469,7 +621,8 @@ def _keep_trained_preset(model, meta, args, dtype):
     else:
         kept = "Saving it elsewhere failed too (" + "; ".join(problems) + ")"
     if args.workdir:
-        kept += (f". The backup {os.path.join(args.workdir, 'backup')} is kept: rerun the same command with a free "
+        kept += (f". The backup {backup_dir or os.path.join(args.workdir, 'backup')} is kept: rerun the same command "
+                 "with a free "
                  "--output (or --overwrite) to save the preset there without training again")
     return kept
 
@@ -491,160 +644,32 @@ def _dtype_policy(name):
     return None if name == "float32" else name
 
 
-def _text_metrics(model, meta, data_dir=None, manual_dir=None):
-    """Validation and test loss of a language model on its preset's dataset: {"language": {...}}."""
-    from keras_genai.metrics import language
-
-    results = language.evaluate_splits(model, meta["dataset"]["name"], data_dir=data_dir, manual_dir=manual_dir)
-    for split, scores in results.items():
-        print(f"{split}: {scores['nats_per_char']:.4f} nats/char, {scores['bits_per_char']:.4f} bits/char, "
-              f"perplexity {scores['perplexity']:.3f}")
-    return {"language": {**results, "command": f"keras-genai evaluate {meta['name']} --update-card"}}
-
-
-def _evaluate_language(args, meta):
-    from keras_genai import zoo
-
-    model = zoo.load(args.preset, compile=False)
-    results = _text_metrics(model, meta)["language"]
-    results["command"] = _command_line() or results["command"]
-    _report(results, args.output)
-    if args.update_card:
-        _store_metrics(args.preset, "language", results)
-
-
-SAMPLE_PROMPT = "ROMEO:\n"
-
-
-def _sample_text(model, prompt=SAMPLE_PROMPT, max_new_tokens=400, temperature=0.8, seed=0):
-    """A sample for the model card, with the settings that made it."""
-    prompt = prompt if not set(prompt) - set(model.vocabulary) else model.vocabulary[0]
-    text = model.generate(prompt, max_new_tokens, temperature=temperature, seed=seed)
-    return {"prompt": prompt, "max_new_tokens": max_new_tokens, "temperature": temperature, "seed": seed,
-            "text": text}
-
-
-def _text_training_data(model, dataset, recipe, batch_size, seed, args, start_epoch):
-    """(stream of random windows of the preset's text split, steps per epoch), from ``start_epoch``."""
-    from keras_genai import data
-
-    text = data.text(dataset["name"], split=dataset.get("split", "train"), data_dir=args.data_dir,
-                     manual_dir=args.manual_dir)
-    length = recipe.get("sequence_length", model.context_length)
-    if length > model.context_length:
-        raise ValueError(f"the recipe's sequence_length {length} is longer than the model's context "
-                         f"({model.context_length})")
-    ids = model.encode(text)
-    windows = recipe.get("windows_per_epoch") or len(ids) // length
-    steps = args.steps_per_epoch or max(1, windows // batch_size)
-    train, _ = data.text_window_stream(ids, length, batch_size, seed=seed, start_step=start_epoch * steps,
-                                       windows=windows)
-    return train, steps
-
-
-def _image_training_data(dataset, batch_size, seed, with_labels, args, start_epoch):
-    """(training batches of the preset's image split, steps per epoch), from ``start_epoch``.
-
-    Splits that fit in memory stream step-keyed batches (an interrupted run resumes bit for bit);
-    larger ones (CelebA) use ``data.images``, whose resumed epochs see a new order.
-    """
-    from keras_genai import data
-
-    name, split = dataset["name"], dataset.get("split", "train")
-    count, stored = data.split_size(name, split, args.data_dir, args.manual_dir)
-    steps = args.steps_per_epoch or count // batch_size
-    options = dict(split=split, batch_size=batch_size, seed=seed, with_labels=with_labels, data_dir=args.data_dir,
-                   manual_dir=args.manual_dir, **_image_options(dataset))
-    if stored <= data.STREAM_MEMORY_LIMIT:
-        train, _ = data.image_stream(name, start_step=start_epoch * steps, **options)
-        return train, steps
-    return data.images(name, **options).repeat(), steps
-
-
-def _image_options(dataset):
-    """Optional pixel options of a preset's dataset section: value_range, binarize."""
-    options = {}
-    if dataset.get("value_range"):
-        options["value_range"] = tuple(dataset["value_range"])
-    if dataset.get("binarize"):
-        options["binarize"] = dataset["binarize"]
-    return options
-
-
 def _evaluate(args):
+    """``keras-genai evaluate``: the family's default evaluation (``GenerativeModel.default_evaluation``),
+    printed, written to --output and with --update-card stored in the card under the key it names."""
     from keras_genai import files, zoo
-    from keras_genai.metrics import evaluate
 
     if args.output:  # before minutes of evaluation, not after
         files.check_writable_file(args.output, "--output")
     meta = zoo.info(args.preset)
-    if args.candidates != 1:
-        _refuse_candidates_unless_gan(args.preset, meta)
-    if meta.get("family") == "vae":
-        return _evaluate_vae(args, meta)
-    if meta.get("family") == "pixelcnn":
-        return _evaluate_pixelcnn(args, meta)
-    if meta.get("family") == "gpt":
-        return _evaluate_language(args, meta)
-    reference = args.reference or f"{meta['dataset']['name']}/test"
-    name, _, split = reference.partition("/")
-    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     model = zoo.load(args.preset, compile=False)
-    results = evaluate.evaluate(model, metrics=metrics, num_samples=args.num_samples, features=args.features,
-                                reference=(name, split or "test"), batch_size=args.batch_size, seed=args.seed,
-                                candidates=args.candidates)
-    results["command"] = _command_line()
-    if args.features == "mnist":
-        floor = zoo.info("mnist_classifier").get("metrics", {}).get(f"real_data_floor_{name}")
-        if floor:
-            results["real_data_floor"] = {k: floor[k] for k in ("fid", "is_mean", "candidate", "reference")}
+    if args.candidates != 1:
+        model.check_conditions(candidates=args.candidates)
+    key, results = model.default_evaluation(
+        meta, metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()), num_samples=args.num_samples,
+        features=args.features, reference=args.reference, seed=args.seed, batch_size=args.batch_size,
+        candidates=args.candidates, k=args.k, num_examples=args.num_examples)
+    results["command"] = _command_line() or results.get("command")
     _report(results, args.output)
     if args.update_card:
-        ranked = f"_ranked_best_of_{args.candidates}" if args.candidates != 1 else ""
-        _store_metrics(args.preset, f"{args.features}_features{ranked}", results)
-
-
-def _refuse_candidates_unless_gan(preset, meta):
-    if meta.get("family") != "gan":
-        raise ValueError(f"--candidates ranks GAN samples with the discriminator; {preset} is a "
-                         f"{meta.get('family')} preset, so leave it at 1")
+        _store_metrics(args.preset, key, results)
 
 
 def _edge_files(model):
-    """(signature, file stem) of each LiteRT file: the edge signature as ``model_*``, and for
-    families with several edge graphs (VAE: ``encode``) one more per signature."""
+    """(signature, file stem) of each LiteRT file: the edge signature as ``model_*``, and one more
+    per other signature of ``model.edge_signatures`` (a VAE's ``encode``)."""
     main = model.edge_signature
-    return [(main, "model")] + [(s, s) for s in getattr(model, "edge_signatures", ()) if s != main]
-
-
-def _evaluate_vae(args, meta):
-    """VAE presets: ELBO and importance-weighted NLL on the fixed binarization of the test split,
-    and for conditional ones the label accuracy of samples under the MNIST classifier."""
-    from keras_genai import zoo
-    from keras_genai.metrics import vae as vae_metrics
-
-    model = zoo.load(args.preset, compile=False)
-    results = vae_metrics.evaluate_vae(model, meta["dataset"], k=args.k, num_examples=args.num_examples,
-                                       num_samples=args.num_samples, batch_size=args.batch_size, seed=args.seed)
-    results["command"] = _command_line()
-    _report(results, args.output)
-    if args.update_card:
-        _store_metrics(args.preset, "test_likelihood", results)
-
-
-def _evaluate_pixelcnn(args, meta):
-    """PixelCNN presets: the exact test NLL (nats per image, bits/dim) on the fixed binarization
-    of the test split."""
-    from keras_genai import zoo
-    from keras_genai.metrics import pixelcnn as pixelcnn_metrics
-
-    model = zoo.load(args.preset, compile=False)
-    results = pixelcnn_metrics.evaluate_pixelcnn(model, meta["dataset"], num_examples=args.num_examples,
-                                                 batch_size=args.batch_size)
-    results["command"] = _command_line()
-    _report(results, args.output)
-    if args.update_card:
-        _store_metrics(args.preset, "test_likelihood", results)
+    return [(main, "model")] + [(s, s) for s in model.edge_signatures if s != main]
 
 
 def _floor(args):

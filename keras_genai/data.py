@@ -428,3 +428,28 @@ def text_window_stream(ids, sequence_length, batch_size, seed=0, start_step=0, w
 
     ds = tf.data.Dataset.counter(start=int(start_step), dtype=tf.int64).map(batch_at)
     return ds.prefetch(tf.data.AUTOTUNE), steps_per_epoch
+
+
+def preset_images(dataset, batch_size, seed, with_labels=False, start_epoch=0, steps_per_epoch=None, data_dir=None,
+                  manual_dir=None):
+    """Training batches of a preset's image dataset: ``(batches, steps per epoch)``, from ``start_epoch``.
+
+    ``dataset`` is a preset's metadata section: ``name``, ``split`` (default "train") and the
+    optional pixel options ``value_range`` and ``binarize``. Splits that fit in memory stream
+    step-keyed batches (``image_stream``: an interrupted run resumes bit for bit); larger ones
+    (CelebA) use ``images``, whose resumed epochs see a new order. ``steps_per_epoch`` defaults
+    to the split's size over ``batch_size``.
+    """
+    name, split = dataset["name"], dataset.get("split", "train")
+    count, stored = split_size(name, split, data_dir, manual_dir)
+    steps = steps_per_epoch or count // batch_size
+    options = dict(split=split, batch_size=batch_size, seed=seed, with_labels=with_labels, data_dir=data_dir,
+                   manual_dir=manual_dir)
+    if dataset.get("value_range"):
+        options["value_range"] = tuple(dataset["value_range"])
+    if dataset.get("binarize"):
+        options["binarize"] = dataset["binarize"]
+    if stored <= STREAM_MEMORY_LIMIT:
+        train, _ = image_stream(name, start_step=start_epoch * steps, **options)
+        return train, steps
+    return images(name, **options).repeat(), steps

@@ -229,7 +229,7 @@ def _tolerances(model, output, key):
     """(max, mean) tolerance of one output: TOLERANCE/MEAN_TOLERANCE (measured on images in
     [-1, 1]) unless the model states its own for that output in ``model.export_tolerances``
     ({output name: {key: (max, mean)}}, e.g. a VAE encoder's unbounded latent means)."""
-    own = (getattr(model, "export_tolerances", None) or {}).get(output, {})
+    own = model.export_tolerances.get(output, {})
     return own.get(key, (TOLERANCE[key], MEAN_TOLERANCE[key]))
 
 

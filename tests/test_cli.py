@@ -53,8 +53,8 @@ def test_sample_with_candidates_gives_the_ranked_samples(tmp_path):
     (("sample", "dcgan_mnist", "-n", "0"), "positive integer"),
     (("sample", "dcgan_celeba"), "keras-genai train dcgan_celeba"),
     (("sample", "dcgan_mnist", "--candidates", "0"), "candidates must be a positive integer"),
-    (("sample", "vae_mnist", "--candidates", "2"), "--candidates ranks GAN samples"),
-    (("evaluate", "vae_mnist", "--candidates", "2"), "--candidates ranks GAN samples"),
+    (("sample", "vae_mnist", "--candidates", "2"), "VAE does not take candidates; its sample takes no conditions"),
+    (("evaluate", "vae_mnist", "--candidates", "2"), "VAE does not take candidates; its sample takes no conditions"),
 ])
 def test_bad_input_exits_1_with_a_clear_message(args, expected, tmp_path):
     code, _, err = cli(*args, "--output", str(tmp_path / "x.png"))
@@ -78,14 +78,14 @@ def test_export_all_formats_checked(tmp_path):
 def test_train_a_few_steps_on_mnist_and_load_the_result(tmp_path):
     out_dir = tmp_path / "trained"
     code, out, err = cli("train", "dcgan_mnist", "--output", str(out_dir), "--epochs", "1", "--steps-per-epoch", "3",
-                         "--batch-size", "32", "--workdir", str(tmp_path / "run"))
+                         "--batch-size", "32", "--workdir", str(tmp_path / "run"), "--stop-after-stage", "1")
     assert code == 0, err[-3000:]
     meta = zoo.info(str(out_dir))
     assert meta["training"]["steps_per_epoch"] == 3 and meta["training"]["wall_time_s"] > 0
     assert meta["metrics"] == {}
     model = zoo.load(str(out_dir))
     assert model.sample(2, seed=0).shape == (2, 28, 28, 1)
-    assert os.path.isfile(tmp_path / "run" / "samples" / "epoch_0001.png")
+    assert os.path.isfile(tmp_path / "run" / "stage_01" / "samples" / "epoch_0001.png")  # stage 1 of the 9
     code, _, err = cli("train", "dcgan_mnist", "--output", str(out_dir), "--epochs", "1")
     assert code == 1 and "--overwrite" in err
 
@@ -100,8 +100,8 @@ def test_fine_tuning_a_pretrained_preset_is_recorded_in_the_card(tmp_path):
                                           "wall_time_s": base["wall_time_s"]}
     assert training["epochs"] == 1 and training["steps_per_epoch"] == 2
     assert zoo.load(str(tmp_path / "tuned")).seed == zoo.load("dcgan_mnist").seed  # no --seed: the preset's noise
-    code, _, err = cli("train", str(tmp_path / "tuned"), "--output", str(tmp_path / "scratch"),
-                       "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "16", "--seed", "7")
+    code, _, err = cli("train", str(tmp_path / "tuned"), "--output", str(tmp_path / "scratch"), "--stop-after-stage",
+                       "1", "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "16", "--seed", "7")
     assert code == 0, err[-3000:]
     assert "continued_from" not in zoo.info(str(tmp_path / "scratch"))["training"]  # trained from scratch
     assert zoo.load(str(tmp_path / "scratch")).seed == 7  # --seed reseeds the training noise too
@@ -132,8 +132,8 @@ def test_fine_tuning_with_a_new_learning_rate_and_weight_averaging(tmp_path):
 @pytest.mark.skipif(not os.environ.get("KERAS_GENAI_DATA_DIR"), reason="needs MNIST files (KERAS_GENAI_DATA_DIR)")
 def test_a_killed_run_resumes_and_its_card_counts_every_process(tmp_path):
     args = ["train", "dcgan_mnist", "--output", str(tmp_path / "out"), "--epochs", "4", "--steps-per-epoch", "20",
-            "--batch-size", "16", "--workdir", str(tmp_path / "run")]
-    metadata = tmp_path / "run" / "backup" / "training_metadata.json"
+            "--batch-size", "16", "--workdir", str(tmp_path / "run"), "--stop-after-stage", "1"]
+    metadata = tmp_path / "run" / "stage_01" / "backup" / "training_metadata.json"
     process = subprocess.Popen([sys.executable, "-m", "keras_genai.cli", *args], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     try:

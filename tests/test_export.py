@@ -28,13 +28,6 @@ def test_saved_model_has_tf_serving_layout_and_named_signatures(tiny_gan, tmp_pa
     assert sorted(loaded.signatures["sample_ranked"].structured_input_signature[1]) == ["candidates", "num_samples", "seed"]
 
 
-def test_sample_signature_matches_keras_sample(tiny_gan, tmp_path):
-    path = export.saved_model(tiny_gan, tmp_path / "m")
-    out = runtime.run_saved_model(path, {"num_samples": 3, "seed": 11}, "sample")["images"]
-    assert out.dtype == np.uint8 and out.shape == (3, 28, 28, 1)
-    np.testing.assert_array_equal(out, tiny_gan.sample(3, seed=11))
-
-
 def test_existing_version_is_refused_unless_overwrite(tiny_gan, tmp_path):
     export.saved_model(tiny_gan, tmp_path / "m", version=1)
     marker = tmp_path / "m" / "1" / "saved_model.pb"

@@ -192,9 +192,9 @@ def test_cli_points_language_and_image_presets_to_the_right_command(capsys):
     from keras_genai import cli
 
     assert cli.main(["sample", "gpt_shakespeare", "-n", "2"]) == 1
-    assert "use `keras-genai generate gpt_shakespeare" in capsys.readouterr().err
+    assert "generates text, not images; use `keras-genai generate gpt_shakespeare" in capsys.readouterr().err
     assert cli.main(["generate", "dcgan_mnist", "--prompt", "a"]) == 1
-    assert "not a language model; use `keras-genai sample dcgan_mnist`" in capsys.readouterr().err
+    assert "generates images, not text; use `keras-genai sample dcgan_mnist`" in capsys.readouterr().err
     assert cli.main(["generate", "gpt_shakespeare", "--prompt", "Grüß", "-n", "3"]) == 1
     assert "characters not in the model's vocabulary: 'ßü'" in capsys.readouterr().err
 

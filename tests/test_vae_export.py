@@ -12,16 +12,13 @@ def cvae():
     return model
 
 
-def test_saved_model_signatures_match_keras_in_a_fresh_process(cvae, tmp_path):
+def test_saved_model_has_the_vae_signatures_and_draws_keras_samples(cvae, tmp_path):
     path = export.saved_model(cvae, tmp_path / "cvae")
     loaded = tf.saved_model.load(path)
     assert set(loaded.signatures) == {"serving_default", "decode", "encode", "sample"}
     assert sorted(loaded.signatures["encode"].structured_outputs) == ["log_variance", "mean"]
-    report = export.check_saved_model(cvae, path, num_samples=5)
-    assert set(report) == {"saved_model", "decode", "encode.mean", "encode.log_variance", "sample"}
-    assert report["encode.mean"]["max_abs_diff"] <= export.TOLERANCE["saved_model"]
-    assert report["sample"]["max_abs_diff"] <= 1
-    # In this process too: the sample signature draws exactly Keras's images for a seed.
+    # Fresh-process parity of every signature: test_family_contract.py (the same model). Here: the
+    # sample signature draws exactly Keras's images for a seed.
     labels = np.array([2, 0, 1], np.int32)
     out = runtime.run_saved_model(path, {"labels": labels, "seed": 9}, "sample")["images"]
     np.testing.assert_array_equal(out, cvae.sample(3, seed=9, labels=labels))

@@ -9,9 +9,9 @@ import numpy as np
 
 from keras_genai.metrics.features import FeatureExtractor, get as get_features
 from keras_genai.metrics.frechet import FeatureStatistics, fid_from_statistics
-from keras_genai.metrics.inception_score import inception_score_from_logits
+from keras_genai.metrics.inception import inception_score_from_logits
 from keras_genai.metrics.kid import kernel_inception_distance
-from keras_genai.metrics.precision_recall import precision_recall
+from keras_genai.metrics.improved_precision_recall import precision_recall
 from keras_genai.models.images import check_count
 
 METRICS = ("fid", "kid", "is", "pr")
@@ -21,10 +21,10 @@ def model_batches(model, num_samples, batch_size=500, seed=0, candidates=1):
     """Yields uint8 sample batches from ``model.sample``, seeded per batch (reproducible).
 
     A conditional model (``num_classes``) gets balanced labels ``i % num_classes`` and the
-    batches are ``(images, labels)`` pairs. ``candidates`` > 1 asks a GAN for
-    discriminator-ranked samples (``GAN.sample(..., candidates=...)``).
+    batches are ``(images, labels)`` pairs. ``candidates`` > 1 asks for discriminator-ranked
+    samples (a ``sample`` condition of GANs: ``GAN.sample(..., candidates=...)``).
     """
-    num_classes = getattr(model, "num_classes", None)
+    num_classes = model.num_classes
     options = {"candidates": candidates} if candidates != 1 else {}
     for index, start in enumerate(range(0, num_samples, batch_size)):
         count = min(batch_size, num_samples - start)
@@ -138,6 +138,30 @@ def evaluate(model, metrics=METRICS, num_samples=10_000, features="mnist", refer
     if candidates != 1:
         results["candidates"] = candidates
     return results
+
+
+# The preset of the feature network "mnist", whose card holds the real-data floors.
+FEATURES_PRESET = "mnist_classifier"
+
+
+def sample_quality(model, metadata, metrics=METRICS, num_samples=10_000, features="mnist", reference=None, seed=0,
+                   batch_size=500, candidates=1, **options):
+    """The default evaluation of ``keras-genai evaluate`` (``GenerativeModel.default_evaluation``):
+    ``evaluate`` of the model's samples against ``reference`` ("dataset/split", default the test
+    split of the preset's dataset), with the real-data floor of the MNIST feature network's card
+    when there is one. Returns ``(card key, results)``: ``<features>_features``, with
+    ``_ranked_best_of_<candidates>`` for ranked samples. Other ``options`` are ignored."""
+    from keras_genai import zoo
+
+    name, _, split = (reference or f"{metadata['dataset']['name']}/test").partition("/")
+    results = evaluate(model, metrics=metrics, num_samples=num_samples, features=features,
+                       reference=(name, split or "test"), batch_size=batch_size, seed=seed, candidates=candidates)
+    if features == "mnist":
+        floor = zoo.info(FEATURES_PRESET).get("metrics", {}).get(f"real_data_floor_{name}")
+        if floor:
+            results["real_data_floor"] = {k: floor[k] for k in ("fid", "is_mean", "candidate", "reference")}
+    ranked = f"_ranked_best_of_{candidates}" if candidates != 1 else ""
+    return f"{features}_features{ranked}", results
 
 
 def real_data_floor(features="mnist", dataset="mnist", reference_split="test", other_split="train",

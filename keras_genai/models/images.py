@@ -53,15 +53,3 @@ def check_labels(labels, num_samples, num_classes, family):
         raise ValueError(f"labels must be in [0, {num_classes}), got values from {labels.min()} to {labels.max()}")
     return labels.astype(np.int32)
 
-
-class ClassGridPreview:
-    """Mixin for image families with ``sample(n, seed=..., labels=...)``, ``conditional`` and
-    ``num_classes``: the ``preview`` that sample grids and callbacks draw."""
-
-    def preview(self, num_samples=64, seed=0):
-        """Samples for grids: ``(uint8 images (n, H, W, C), columns)``; a conditional model
-        cycles through its classes so that each column shows one class."""
-        if not self.conditional:
-            return self.sample(num_samples, seed=seed), None
-        labels = np.arange(num_samples) % self.num_classes
-        return self.sample(num_samples, seed=seed, labels=labels), self.num_classes

@@ -17,6 +17,8 @@ import keras
 
 from keras_genai import files
 from keras_genai.models import sampling
+from keras_genai.models.base import GenerativeModel
+from keras_genai.zoo import stages
 from keras_genai.zoo.errors import MissingWeightsError, PresetError
 from keras_genai.zoo.remote import is_url, sha256_of, verify
 
@@ -298,12 +300,13 @@ def save_preset(model, folder, metadata, overwrite=False, samples=True, dtype=No
         }
         metadata.setdefault("saved_at", datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
         metadata["parameters"] = int(model.count_params())
-        if samples:
+        preview = saved.preview(64, seed=0) if samples else None  # as a user who loads the preset sees it
+        if preview is not None:
             from keras_genai import plot
 
-            images, columns = saved.preview(64, seed=0)  # as a user who loads the preset sees it
+            images, columns = preview
             plot.save_grid(images, os.path.join(staging, SAMPLES_FILE), columns=columns)
-        write_metadata(staging, metadata)
+        write_metadata(staging, metadata, type(model))
         files.publish_folder(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -311,15 +314,16 @@ def save_preset(model, folder, metadata, overwrite=False, samples=True, dtype=No
     return metadata
 
 
-def write_metadata(folder, metadata):
-    """Writes metadata.json and re-renders README.md (the model card) from it.
+def write_metadata(folder, metadata, family=None):
+    """Writes metadata.json and re-renders README.md (the model card) from it; ``family``: the
+    model's class (default: the class ``folder/config.json`` names, see ``family_of``).
 
     Both are serialized before anything is written (a value JSON cannot hold, or a card that
     cannot be rendered, changes nothing) and each file is replaced atomically
     (``files.atomic_write``), so a failure or a kill leaves the old files, never a truncated one.
     """
     text = json.dumps(metadata, indent=2, sort_keys=False) + "\n"
-    card = render_model_card(metadata)
+    card = render_model_card(metadata, family or family_of(folder))
     with files.atomic_write(os.path.join(folder, METADATA_FILE)) as f:
         f.write(text)
     with files.atomic_write(os.path.join(folder, CARD_FILE)) as f:
@@ -336,31 +340,38 @@ def _save_weights_without_optimizer(model, config, path):
     return bare
 
 
-def render_model_card(metadata):
-    """The model card (Markdown) for a preset's metadata."""
+def family_of(folder):
+    """The ``GenerativeModel`` class that ``folder/config.json`` names (by its registered name),
+    without building it; ``GenerativeModel`` itself when the file is missing or names a class
+    that is not a registered family."""
+    try:
+        registered = read_json(folder, CONFIG_FILE).get("registered_name")
+    except PresetError:
+        return GenerativeModel
+    family = keras.saving.get_registered_object(registered) if isinstance(registered, str) else None
+    return family if isinstance(family, type) and issubclass(family, GenerativeModel) else GenerativeModel
+
+
+def render_model_card(metadata, family=GenerativeModel):
+    """The model card (Markdown) for a preset's metadata; ``family``, the model's class, writes the
+    usage snippet and the section that shows what the model makes (``card_usage``, ``card_preview``)."""
     name = metadata["name"]
     lines = [f"# {name}", "", metadata.get("description", ""), ""]
     lines += ["## Use", "", "```python", "import keras_genai", f'model = keras_genai.zoo.load("{name}")']
-    lines += _use_lines(metadata) + ["```", ""]
+    lines += family.card_usage(metadata) + ["```", ""]
     weights = metadata.get("weights") or {}
     if not weights.get("sha256"):
         lines += ["## Weights", "", weights.get("unavailable", "No pretrained weights are shipped."), ""]
     dataset = metadata.get("dataset", {})
     if dataset:
         lines += ["## Data", ""]
-        lines += [f"- {key}: {_fmt(value)}" for key, value in dataset.items()]
+        lines += [f"- {key}: {stages.card_value(value)}" for key, value in dataset.items()]
         lines.append("")
-    training = metadata.get("training", {})
-    if training:
-        lines += ["## Training", ""]
-        lines += [f"- {key}: {_fmt(value)}" for key, value in training.items() if key != "command"]
-        if "command" in training:
-            lines += ["", "Reproduce:", "", "```bash", training["command"], "```"]
-        lines.append("")
+    lines += stages.card_lines(metadata)  # the recipe's stages, then the run log
     lines += ["## Evaluation", ""]
     metrics = metadata.get("metrics") or {}
     scalars = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
-    lines += [f"- {key}: {_fmt(value)}" for key, value in scalars.items()]
+    lines += [f"- {key}: {stages.card_value(value)}" for key, value in scalars.items()]
     for key, value in metrics.items():
         if key == "language":
             lines += _language_section(value)
@@ -372,13 +383,7 @@ def render_model_card(metadata):
     if weights.get("sha256"):
         lines += ["## Files", "", f"- {weights['file']}: {weights['bytes']} bytes, sha256 `{weights['sha256']}`"]
         lines += [f"- parameters: {metadata.get('parameters')}", ""]
-        if metadata.get("sample_text"):
-            sample = metadata["sample_text"]
-            lines += ["## Sample", "", f"`model.generate({sample['prompt']!r}, {sample['max_new_tokens']}, "
-                      f"temperature={sample['temperature']}, seed={sample['seed']})`:", "", "```text",
-                      sample["text"], "```", ""]
-        elif metadata.get("family") not in ("classifier", "gpt"):
-            lines += ["## Samples", "", f"![samples]({SAMPLES_FILE})", "", "`model.preview(64, seed=0)`", ""]
+        lines += family.card_preview(metadata)
     if metadata.get("limitations"):
         lines += ["## Limitations", "", metadata["limitations"], ""]
     return "\n".join(lines)
@@ -432,33 +437,6 @@ def _language_section(results):
     return lines
 
 
-def _use_lines(metadata):
-    """The lines after ``load`` in the card's "Use" snippet, per family."""
-    if metadata.get("family") == "gpt":
-        return ['text = model.generate("ROMEO:\\n", max_new_tokens=300, temperature=0.8, seed=0)',
-                'greedy = model.generate("ROMEO:\\n", max_new_tokens=300, temperature=0)']
-    if metadata.get("family") == "pixelcnn":
-        return ["images = model.sample(16, seed=0)  # uint8 (16, H, W, C), pixels 0 or 255; one compiled loop",
-                "# x: binary float images (n, H, W, C) in {0, 1}, e.g. keras_genai.data.images(..., "
-                "binarize='fixed', value_range=(0, 1))",
-                "log_p = model.log_prob(x)  # exact log-likelihood, nats per image",
-                "bpd = model.bits_per_dim(x)"]
-    if metadata.get("family") != "vae":
-        return ["images = model.sample(16, seed=0)  # uint8, (16, H, W, C)"]
-    conditional = "labels" in metadata.get("dataset", {})
-    labels, label_arg = ("labels = list(range(10)) + list(range(6))\n", ", labels=labels") if conditional else ("", "")
-    data_arg = ", labels=y" if conditional else ""
-    low, high = metadata.get("dataset", {}).get("value_range", [-1, 1])
-    lines = (labels + f"images = model.sample(16, seed=0{label_arg})  # uint8, (16, H, W, C)\n"
-             f"# x: float images (n, H, W, C) in [{low}, {high}]"
-             + (" (binarized: keras_genai.data.images(..., binarize='fixed', value_range=(0, 1)))" if low == 0 else "")
-             + "\n"
-             f"z = model.encode(x{data_arg})  # posterior means (n, latent_dim)\n"
-             f"means = model.decode(z{data_arg})  # mean images in [{low}, {high}]\n"
-             f"nll = model.importance_weighted_nll(x{data_arg}, k=5000)  # nats per image")
-    return lines.split("\n")
-
-
 def _likelihood_section(title, results):
     """A Markdown table for a likelihood evaluation (``keras-genai evaluate <vae preset>``)."""
     lines = ["", f"### {title}", "",
@@ -482,10 +460,3 @@ def _likelihood_section(title, results):
         lines += ["", "```bash", results["command"], "```"]
     return lines
 
-
-def _fmt(value):
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (dict, list)):
-        return "`" + json.dumps(value) + "`"
-    return str(value)

@@ -26,26 +26,19 @@ import tensorflow as tf
 from keras_genai import distribution, losses
 from keras_genai.models import images as image_utils
 from keras_genai.models import optimizers, sampling
-
-
-def latent_noise(num_samples, seed, latent_dim):
-    """Stateless standard normal noise, shape (num_samples, latent_dim) float32.
-
-    The same ``seed`` (an integer) gives the same noise in Keras and in every export.
-    """
-    seed = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
-    return tf.random.stateless_normal(tf.stack([num_samples, latent_dim]), seed=seed)
+from keras_genai.models.base import GenerativeModel, check_latents, check_num_classes, latent_noise
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
-class GAN(image_utils.ClassGridPreview, keras.Model):
+class GAN(GenerativeModel):
     """A GAN; see the module docstring for the variants.
 
     Args:
         generator: ``keras.Model`` mapping z (batch, latent_dim) [and labels (batch,) int32]
             to images (batch, H, W, C) in [-1, 1].
         discriminator: ``keras.Model`` mapping images [and labels] to (batch, 1) logits.
-        loss: name in ``keras_genai.losses.ADVERSARIAL_LOSSES``.
+        loss: the name of a loss in ``keras_genai.losses.ADVERSARIAL_LOSSES`` (a string, as
+            ``VAE`` takes its likelihood; functions are refused).
         discriminator_steps: int >= 1.
         gradient_penalty: float >= 0, weight of the WGAN-GP penalty.
         ema_decay: None, or a float in (0, 1) such as 0.999.
@@ -58,6 +51,22 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
         num_classes: None (unconditional) or the number of classes (>= 2).
         seed: seed of the training noise (see ``distribution``: distinct per replica, the same
             for one device or several on the same global batch) and of ``sample(seed=None)``.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_genai
+
+    gan = keras_genai.models.GAN(
+        keras_genai.nets.dcgan_generator((28, 28, 1), latent_dim=16, base_filters=8),
+        keras_genai.nets.dcgan_discriminator((28, 28, 1), base_filters=8),
+        loss="hinge", seed=0)  # or a builder: keras_genai.models.dcgan(), or keras_genai.zoo.load("dcgan_mnist")
+    gan.compile()
+    images = np.random.default_rng(0).uniform(-1, 1, (64, 28, 28, 1)).astype("float32")
+    gan.fit(images, batch_size=32, epochs=1)
+    samples = gan.sample(4, seed=0)  # uint8 (4, 28, 28, 1)
+    ```
     """
 
     def __init__(self, generator, discriminator, loss="non_saturating", discriminator_steps=1,
@@ -100,10 +109,6 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
         self._ranked_fn = None
         self._scores_fn = None
         self.built = True
-
-    @property
-    def conditional(self):
-        return self.num_classes is not None
 
     @property
     def sampling_generator(self):
@@ -186,13 +191,6 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
     def _generate(self, generator, z, labels, training):
         return generator([z, labels] if self.conditional else z, training=training)
 
-    def _unpack(self, data):
-        if isinstance(data, (tuple, list)) and len(data) > 1 and self.conditional:
-            return data[0], tf.cast(data[1], tf.int32)
-        if self.conditional:
-            raise ValueError("a conditional GAN trains on (images, labels) batches; got images only")
-        return image_utils.images_from_batch(data), None
-
     def _noise_step(self):
         return self.g_optimizer.iterations
 
@@ -200,7 +198,7 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
         if self.d_optimizer is None:
             raise RuntimeError("call compile() before fit()")
         images, labels = self._unpack(data)
-        d_loss_fn, g_loss_fn = losses.ADVERSARIAL_LOSSES[self.loss_name]
+        d_loss_fn, g_loss_fn = losses.get(self.loss_name)
         steps = self.discriminator_steps
         step = self._noise_step()
         if steps > 1:
@@ -268,31 +266,10 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
         return tf.math.top_k(scores, k=k, sorted=False).values[:, None]
 
     # ----------------------------------------------------------------- generation
-    def noise(self, num_samples, seed=None):
-        """Latent vectors z, shape (num_samples, latent_dim) float32, standard normal.
-
-        ``seed=None`` draws from the model's ``SeedGenerator`` (new noise every call);
-        an integer seed gives the same noise every time (see ``latent_noise``).
-        """
-        num_samples = image_utils.check_count(num_samples)
-        seed = sampling.check_seed(seed)
-        sampling.check_result_bytes(num_samples * self.latent_dim * 4, f"noise({num_samples})")
-        if seed is None:
-            return keras.random.normal((num_samples, self.latent_dim), seed=self.seed_generator)
-        return latent_noise(num_samples, seed, self.latent_dim)
-
-    def _noise_rows(self, seed):
-        """``StatelessRows`` of the noise ``noise(N, seed)`` for every N (``seed`` checked; None
-        advances the model's ``SeedGenerator`` once, as ``noise`` does)."""
-        if seed is None:
-            return sampling.StatelessRows("normal", sampling.keras_seed(self.seed_generator), (self.latent_dim,),
-                                          keras.config.floatx())
-        return sampling.StatelessRows("normal", tf.constant([seed, 0], tf.int64), (self.latent_dim,))
-
-    def check_labels(self, labels, num_samples):
-        """Validates class labels: None for unconditional models; for conditional ones an int
-        (used for every sample) or ``num_samples`` ints in [0, num_classes). Returns int32."""
-        return image_utils.check_labels(labels, num_samples, self.num_classes if self.conditional else None, "GAN")
+    @property
+    def sample_conditions(self):
+        """``labels`` (conditional GANs) and ``candidates`` (discriminator-ranked sampling)."""
+        return (*super().sample_conditions, "candidates")
 
     def generate(self, z, labels=None, batch_size=256):
         """Maps latent vectors (and labels) to images.
@@ -304,7 +281,7 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
         Returns:
             np.ndarray float32 (batch, H, W, C) in [-1, 1].
         """
-        z = _check_latents(z, self.latent_dim)
+        z = check_latents(z, self.latent_dim)
         labels = self.check_labels(labels, int(z.shape[0]))
         batch_size = image_utils.check_count(batch_size, "batch_size")
         generate = self._generate_function()
@@ -483,7 +460,7 @@ class GAN(image_utils.ClassGridPreview, keras.Model):
             if candidates > 1:
                 inputs["candidates"] = np.int32(candidates)
             return inputs, self.sample(num_samples, seed=seed, labels=labels, candidates=candidates)
-        raise KeyError(f"unknown signature {signature!r}; expected one of {sorted(self.export_signatures())}")
+        raise self._unknown_signature(signature)
 
 
 def best_of_candidates(generator, discriminator, z, labels, candidates, conditional):
@@ -534,8 +511,7 @@ def _positive(candidates):
 
 
 def _check_options(loss, discriminator_steps, gradient_penalty, ema_decay, num_classes, generator_top_k):
-    if loss not in losses.ADVERSARIAL_LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(losses.ADVERSARIAL_LOSSES)}")
+    losses.check_name(loss)
     most = distribution.STREAMS_PER_STEP // 2 - 1  # two noise streams per step, one for the generator
     if (isinstance(discriminator_steps, bool) or not isinstance(discriminator_steps, int)
             or not 1 <= discriminator_steps <= most):
@@ -547,8 +523,7 @@ def _check_options(loss, discriminator_steps, gradient_penalty, ema_decay, num_c
     if (isinstance(generator_top_k, bool) or not isinstance(generator_top_k, numbers.Real)
             or not 0.0 < generator_top_k <= 1.0):
         raise ValueError(f"generator_top_k must be a fraction in (0, 1], got {generator_top_k!r}")
-    if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 2):
-        raise ValueError(f"num_classes must be None or an integer >= 2, got {num_classes!r}")
+    check_num_classes(num_classes)
 
 
 def _check_networks(generator, discriminator, image_shape, num_classes):
@@ -561,14 +536,3 @@ def _check_networks(generator, discriminator, image_shape, num_classes):
     if disc_shape != image_shape:
         raise ValueError(f"generator makes images of shape {image_shape} but the discriminator expects {disc_shape}")
 
-
-def _check_latents(z, latent_dim):
-    if not tf.is_tensor(z):
-        z = np.asarray(z)
-        if not np.issubdtype(z.dtype, np.floating):
-            raise TypeError(f"z must be a float array of shape (batch, {latent_dim}), got dtype {z.dtype}")
-    elif not z.dtype.is_floating:
-        raise TypeError(f"z must be a float tensor of shape (batch, {latent_dim}), got dtype {z.dtype.name}")
-    if len(z.shape) != 2 or z.shape[-1] != latent_dim or z.shape[0] == 0:
-        raise ValueError(f"z must have shape (batch, {latent_dim}) with batch >= 1, got {tuple(z.shape)}")
-    return tf.cast(z, tf.float32)

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from keras_genai import distribution
 from keras_genai.models import sampling
+from keras_genai.models.base import GenerativeModel
 from keras_genai.nets.dropout import ReplicaDropout
 from keras_genai.nets.transformer import TransformerBlock
 
@@ -31,7 +32,7 @@ _TOKENS_PER_BLOCK = 256
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
-class GPT(keras.Model):
+class GPT(GenerativeModel):
     """Character-level decoder-only transformer.
 
     Args:
@@ -42,6 +43,23 @@ class GPT(keras.Model):
         dropout: dropout rate during training.
         tie_embeddings: the output layer reuses the token embedding matrix.
         seed: seed of the model's ``SeedGenerator`` (``generate(seed=None)``).
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras
+    import keras_genai
+
+    text = "to be or not to be, that is the question. " * 20
+    gpt = keras_genai.models.GPT(vocabulary="".join(sorted(set(text))), context_length=16, num_layers=1,
+                                 num_heads=2, embed_dim=16, seed=0)  # or keras_genai.zoo.load("gpt_shakespeare")
+    gpt.compile(optimizer=keras.optimizers.Adam(1e-3))
+    ids = gpt.encode(text)
+    windows = np.stack([ids[i : i + 17] for i in range(0, len(ids) - 17, 8)])
+    gpt.fit(windows[:, :-1], windows[:, 1:], batch_size=16, epochs=1)
+    print(gpt.generate("to be", max_new_tokens=20, temperature=0.8, seed=0))
+    ```
     """
 
     def __init__(self, vocabulary, context_length=256, num_layers=4, num_heads=4, embed_dim=256,
@@ -108,6 +126,9 @@ class GPT(keras.Model):
     @property
     def vocabulary_size(self):
         return len(self.vocabulary)
+
+    generates = "text"
+    jit_compile_default = False  # as every shipped GPT was trained
 
     # ------------------------------------------------------------------ network
     def _embed(self, tokens, positions, training=False):
@@ -428,7 +449,72 @@ class GPT(keras.Model):
             return {"tokens": tokens, **controls}, {"tokens": self.generate_ids(tokens, 12, **sampling)}
         if signature == "logits":
             return {"tokens": tokens}, {"logits": self(tokens).numpy()}
-        raise KeyError(f"unknown signature {signature!r}; expected one of {sorted(self.export_signatures())}")
+        raise self._unknown_signature(signature)
+
+    # ----------------------------------------------------------------- the zoo's questions
+    def sample(self, num_samples, seed=None, **conditions):
+        raise ValueError("a GPT generates text: use generate(prompt, max_new_tokens, seed=...)")
+
+    @classmethod
+    def card_usage(cls, metadata):
+        return ['text = model.generate("ROMEO:\\n", max_new_tokens=300, temperature=0.8, seed=0)',
+                'greedy = model.generate("ROMEO:\\n", max_new_tokens=300, temperature=0)']
+
+    @classmethod
+    def card_preview(cls, metadata):
+        sample = metadata.get("sample_text")
+        if not sample:
+            return []
+        return ["## Sample", "", f"`model.generate({sample['prompt']!r}, {sample['max_new_tokens']}, "
+                f"temperature={sample['temperature']}, seed={sample['seed']})`:", "", "```text", sample["text"], "```",
+                ""]
+
+    def default_evaluation(self, metadata, **options):
+        """``keras-genai evaluate``: loss per character on the validation and test splits of the
+        preset's text (``metrics.language``); stored as ``language``."""
+        return "language", self._split_losses(metadata)
+
+    def training_data(self, dataset, recipe, batch_size, seed, start_epoch=0, steps_per_epoch=None, data_dir=None,
+                      manual_dir=None):
+        """Random windows of ``recipe["sequence_length"]`` characters (default: the context) of the
+        preset's text split, ``recipe["windows_per_epoch"]`` per epoch (default: the text's length
+        over the window's), as step-keyed ``(tokens, targets)`` batches."""
+        from keras_genai import data
+
+        text = data.text(dataset["name"], split=dataset.get("split", "train"), data_dir=data_dir, manual_dir=manual_dir)
+        length = recipe.get("sequence_length", self.context_length)
+        if length > self.context_length:
+            raise ValueError(f"the recipe's sequence_length {length} is longer than the model's context "
+                             f"({self.context_length})")
+        ids = self.encode(text)
+        windows = recipe.get("windows_per_epoch") or len(ids) // length
+        steps = steps_per_epoch or max(1, windows // batch_size)
+        train, _ = data.text_window_stream(ids, length, batch_size, seed=seed, start_step=start_epoch * steps,
+                                           windows=windows)
+        return train, steps
+
+    def training_report(self, metadata, data_dir=None, manual_dir=None):
+        """The validation and test loss (``metrics.language``) and the card's sample text."""
+        return {"metrics": {"language": self._split_losses(metadata, data_dir, manual_dir)},
+                "sample_text": self.card_sample_text()}
+
+    def _split_losses(self, metadata, data_dir=None, manual_dir=None):
+        from keras_genai.metrics import language
+
+        results = language.evaluate_splits(self, metadata["dataset"]["name"], data_dir=data_dir,
+                                           manual_dir=manual_dir)
+        for split, scores in results.items():
+            print(f"{split}: {scores['nats_per_char']:.4f} nats/char, {scores['bits_per_char']:.4f} bits/char, "
+                  f"perplexity {scores['perplexity']:.3f}")
+        return {**results, "command": f"keras-genai evaluate {metadata['name']} --update-card"}
+
+    def card_sample_text(self, prompt="ROMEO:\n", max_new_tokens=400, temperature=0.8, seed=0):
+        """A sample for the model card, with the settings that made it (a prompt outside the
+        vocabulary is replaced by its first character)."""
+        prompt = prompt if not set(prompt) - set(self.vocabulary) else self.vocabulary[0]
+        text = self.generate(prompt, max_new_tokens, temperature=temperature, seed=seed)
+        return {"prompt": prompt, "max_new_tokens": max_new_tokens, "temperature": temperature, "seed": seed,
+                "text": text}
 
 
 class _Untracked:

@@ -33,12 +33,13 @@ import tensorflow as tf
 
 from keras_genai import distribution
 from keras_genai.models import images as image_utils
-from keras_genai.models import optimizers, sampling
+from keras_genai.models import sampling
+from keras_genai.models.base import GenerativeModel, check_num_classes
 from keras_genai.nets import pixelcnn as nets
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
-class PixelCNN(image_utils.ClassGridPreview, keras.Model):
+class PixelCNN(GenerativeModel):
     """A Bernoulli PixelCNN over binary images; see the module docstring.
 
     Args:
@@ -46,15 +47,27 @@ class PixelCNN(image_utils.ClassGridPreview, keras.Model):
             -> logits (batch, H, W, C) (``keras_genai.nets.gated_pixelcnn`` or ``masked_pixelcnn``).
         num_classes: None, or the number of classes (>= 2) of a class-conditional network.
         seed: seed of the model's ``SeedGenerator`` (``sample(seed=None)``).
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_genai
+
+    pixelcnn = keras_genai.models.gated_pixelcnn((8, 8, 1), filters=8, num_layers=2, output_units=(16,), seed=0)
+    pixelcnn.compile()  # or keras_genai.zoo.load("pixelcnn_mnist")
+    images = (np.random.default_rng(0).uniform(size=(32, 8, 8, 1)) > 0.5).astype("float32")  # {0, 1}
+    pixelcnn.fit(images, batch_size=16, epochs=1)
+    samples = pixelcnn.sample(2, seed=0)  # uint8 (2, 8, 8, 1)
+    bits = pixelcnn.bits_per_dim(images[:4])
+    ```
     """
 
     def __init__(self, network, num_classes=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(network, dict):
             network = keras.saving.deserialize_keras_object(network)
-        if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
-                                        or num_classes < 2):
-            raise ValueError(f"num_classes must be None or an integer >= 2, got {num_classes!r}")
+        check_num_classes(num_classes)
         expected_inputs = 2 if num_classes is not None else 1
         if len(network.inputs) != expected_inputs:
             kind = "conditional (inputs [images, labels])" if num_classes else "unconditional (one input)"
@@ -78,10 +91,6 @@ class PixelCNN(image_utils.ClassGridPreview, keras.Model):
     value_range = (0.0, 1.0)
 
     @property
-    def conditional(self):
-        return self.num_classes is not None
-
-    @property
     def num_dims(self):
         return int(np.prod(self.image_shape))
 
@@ -95,21 +104,6 @@ class PixelCNN(image_utils.ClassGridPreview, keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-    def compile(self, optimizer=None, **kwargs):
-        """Sets the optimizer (default Adam, learning rate 1e-3); other keyword arguments go to
-        ``keras.Model.compile``."""
-        optimizer = keras.optimizers.get(optimizer) if optimizer else keras.optimizers.Adam(learning_rate=1e-3)
-        super().compile(optimizer=optimizer, **kwargs)
-        self.optimizer.build(self.trainable_variables)
-
-    def get_compile_config(self):
-        if getattr(self, "optimizer", None) is None:
-            return None
-        return {"optimizer": optimizers.serialize_recipe_optimizer(self.optimizer)}
-
-    def compile_from_config(self, config):
-        self.compile(optimizer=keras.saving.deserialize_keras_object(config["optimizer"]))
 
     # ----------------------------------------------------------------- the model
     def _logits(self, images, labels=None, training=False):
@@ -132,13 +126,6 @@ class PixelCNN(image_utils.ClassGridPreview, keras.Model):
     @property
     def metrics(self):
         return [self.loss_tracker, self.bits_tracker]
-
-    def _unpack(self, data):
-        if self.conditional:
-            if not (isinstance(data, (tuple, list)) and len(data) > 1):
-                raise ValueError("a conditional PixelCNN trains on (images, labels) batches; got images only")
-            return tf.cast(data[0], tf.float32), tf.cast(data[1], tf.int32)
-        return tf.cast(image_utils.images_from_batch(data), tf.float32), None
 
     def _checked(self, images):
         binary = tf.reduce_all(tf.equal(images * (1.0 - images), 0.0))
@@ -193,11 +180,6 @@ class PixelCNN(image_utils.ClassGridPreview, keras.Model):
                              f"{odd[:3].tolist()}. Binarize them, e.g. keras_genai.data.images(..., "
                              f"binarize='fixed', value_range=(0, 1)), or (x > 0.5)")
         return images
-
-    def check_labels(self, labels, num_samples):
-        """None for unconditional models; else an int (for every sample) or ``num_samples``
-        ints in [0, num_classes). Returns int32 numpy or None."""
-        return image_utils.check_labels(labels, num_samples, self.num_classes if self.conditional else None, "PixelCNN")
 
     def _function(self, name, fn, **kwargs):
         if name not in self._functions:
@@ -477,7 +459,25 @@ class PixelCNN(image_utils.ClassGridPreview, keras.Model):
             inputs = dict(extra) if self.conditional else {"num_samples": np.int32(num_samples)}
             inputs["seed"] = np.int64(seed)
             return inputs, self.sample(num_samples, seed=seed, labels=labels)
-        raise KeyError(f"unknown signature {signature!r}; expected one of {sorted(self.export_signatures())}")
+        raise self._unknown_signature(signature)
+
+    # ----------------------------------------------------------------- the zoo's questions
+    @classmethod
+    def card_usage(cls, metadata):
+        return ["images = model.sample(16, seed=0)  # uint8 (16, H, W, C), pixels 0 or 255; one compiled loop",
+                "# x: binary float images (n, H, W, C) in {0, 1}, e.g. keras_genai.data.images(..., "
+                "binarize='fixed', value_range=(0, 1))",
+                "log_p = model.log_prob(x)  # exact log-likelihood, nats per image",
+                "bpd = model.bits_per_dim(x)"]
+
+    def default_evaluation(self, metadata, num_examples=None, batch_size=500, **options):
+        """``keras-genai evaluate``: the exact test NLL (nats per image, bits/dim) on the fixed
+        binarization of the test split (``metrics.pixelcnn.evaluate_pixelcnn``); stored as
+        ``test_likelihood``."""
+        from keras_genai.metrics import pixelcnn as pixelcnn_metrics
+
+        return "test_likelihood", pixelcnn_metrics.evaluate_pixelcnn(self, metadata["dataset"],
+                                                                     num_examples=num_examples, batch_size=batch_size)
 
 
 def gated_pixelcnn(image_shape=(28, 28, 1), filters=64, num_layers=7, kernel_size=3, first_kernel_size=7,

@@ -27,15 +27,15 @@ import tensorflow_probability as tfp
 from keras_genai import distribution
 from keras_genai.metrics import likelihood as likelihood_metrics
 from keras_genai.models import images as image_utils
-from keras_genai.models import optimizers, sampling
+from keras_genai.models import sampling
+from keras_genai.models.base import GenerativeModel, check_latents, check_num_classes, latent_noise
 from keras_genai.models.vae import likelihoods
-from keras_genai.models.gan.model import latent_noise
 
 tfd = tfp.distributions
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
-class VAE(image_utils.ClassGridPreview, keras.Model):
+class VAE(GenerativeModel):
     """A (β-, conditional) VAE; see the module docstring.
 
     Args:
@@ -49,6 +49,20 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
         num_classes: None, or the number of classes (>= 2) of a conditional VAE.
         seed: seed of the training noise (distinct per ``tf.distribute`` replica, see
             ``distribution``) and of ``sample(seed=None)``.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_genai
+
+    vae = keras_genai.models.unconditional_vae((28, 28, 1), latent_dim=8, likelihood="bernoulli", width=64, seed=0)
+    vae.compile()  # or keras_genai.zoo.load("vae_mnist")
+    images = (np.random.default_rng(0).uniform(size=(64, 28, 28, 1)) > 0.5).astype("float32")  # {0, 1}
+    vae.fit(images, batch_size=32, epochs=1)
+    samples = vae.sample(4, seed=0)  # uint8 (4, 28, 28, 1)
+    z = vae.encode(images[:2])  # posterior means (2, 8)
+    ```
     """
 
     def __init__(self, encoder, decoder, likelihood="bernoulli", beta=1.0, kl_warmup_steps=0, num_classes=None,
@@ -63,9 +77,7 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
             raise ValueError(f"beta must be a number > 0, got {beta!r}")
         if isinstance(kl_warmup_steps, bool) or not isinstance(kl_warmup_steps, int) or kl_warmup_steps < 0:
             raise ValueError(f"kl_warmup_steps must be an integer >= 0, got {kl_warmup_steps!r}")
-        if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
-                                        or num_classes < 2):
-            raise ValueError(f"num_classes must be None or an integer >= 2, got {num_classes!r}")
+        check_num_classes(num_classes)
         seed = sampling.check_seed(seed)
         self.encoder = encoder
         self.decoder = decoder
@@ -87,9 +99,8 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
         self._functions = {}
         self.built = True
 
-    @property
-    def conditional(self):
-        return self.num_classes is not None
+    # XLA drops the graph assertions that refuse images outside the likelihood's range.
+    jit_compile_default = False
 
     @property
     def value_range(self):
@@ -113,25 +124,6 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-    def compile(self, optimizer=None, **kwargs):
-        """Sets the optimizer (default Adam, learning rate 1e-3). Extra keyword arguments
-        (``steps_per_execution``, ...) go to ``keras.Model.compile``. ``jit_compile`` defaults to
-        False: XLA drops the graph assertions that refuse images outside the likelihood's range
-        (``jit_compile=True`` trades that check for speed)."""
-        optimizer = keras.optimizers.get(optimizer) if optimizer else keras.optimizers.Adam(learning_rate=1e-3)
-        kwargs.setdefault("jit_compile", False)
-        super().compile(optimizer=optimizer, **kwargs)
-        # Built now so that weights files and BackupAndRestore checkpoints load into it.
-        self.optimizer.build(self.trainable_variables)
-
-    def get_compile_config(self):
-        if getattr(self, "optimizer", None) is None:
-            return None
-        return {"optimizer": optimizers.serialize_recipe_optimizer(self.optimizer)}
-
-    def compile_from_config(self, config):
-        self.compile(optimizer=keras.saving.deserialize_keras_object(config["optimizer"]))
 
     # ----------------------------------------------------------------- the model
     def _encode(self, images, labels, training=False):
@@ -178,13 +170,6 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
     @property
     def metrics(self):
         return [self.loss_tracker, self.elbo_tracker, self.reconstruction_tracker, self.kl_tracker, self.beta_tracker]
-
-    def _unpack(self, data):
-        if self.conditional:
-            if not (isinstance(data, (tuple, list)) and len(data) > 1):
-                raise ValueError("a conditional VAE trains on (images, labels) batches; got images only")
-            return tf.cast(data[0], tf.float32), tf.cast(data[1], tf.int32)
-        return tf.cast(image_utils.images_from_batch(data), tf.float32), None
 
     def _check_batch(self, images):
         low, high = self.value_range
@@ -236,11 +221,6 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
         """Validates images: float (batch, H, W, C) inside the likelihood's value range."""
         return likelihoods.check_images(self.likelihood, images, self.image_shape)
 
-    def check_labels(self, labels, num_samples):
-        """Labels: None for unconditional models; for conditional ones an int (for every
-        sample) or ``num_samples`` ints in [0, num_classes). Returns int32 numpy or None."""
-        return image_utils.check_labels(labels, num_samples, self.num_classes if self.conditional else None, "VAE")
-
     def _function(self, name, fn):
         if name not in self._functions:
             self._functions[name] = tf.function(fn, reduce_retracing=True)
@@ -289,7 +269,7 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
             np.ndarray float32 (n, H, W, C) in the likelihood's range (pixel probabilities in
             [0, 1] for bernoulli, [-1, 1] otherwise).
         """
-        z = _check_latents(z, self.latent_dim)
+        z = check_latents(z, self.latent_dim)
         labels = self.check_labels(labels, int(z.shape[0]))
         return self._batched("decode", self._decoded_means, z, labels, batch_size)
 
@@ -303,16 +283,6 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
         labels = self.check_labels(labels, int(images.shape[0]))
         return self._batched("reconstruct", lambda x, y: self.call([x, y] if self.conditional else x), images,
                              labels, batch_size)
-
-    def noise(self, num_samples, seed=None):
-        """Prior samples z, (num_samples, latent_dim) float32. An int ``seed`` gives the same z
-        as the exported ``sample`` signature; None draws from the model's ``SeedGenerator``."""
-        num_samples = image_utils.check_count(num_samples)
-        seed = sampling.check_seed(seed)
-        sampling.check_result_bytes(num_samples * self.latent_dim * 4, f"noise({num_samples})")
-        if seed is None:
-            return keras.random.normal((num_samples, self.latent_dim), seed=self.seed_generator)
-        return latent_noise(num_samples, seed, self.latent_dim)
 
     def sample(self, num_samples, seed=None, labels=None, batch_size=500):
         """Draws ``num_samples`` images: z from the prior, decoded to the mean of p(x | z).
@@ -335,11 +305,7 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
         labels = self.check_labels(labels, num_samples)
         sampling.check_result_bytes(num_samples * int(np.prod(self.image_shape)), f"sample({num_samples})")
         images = np.empty((num_samples, *self.image_shape), np.uint8)
-        if seed is None:
-            rows = sampling.StatelessRows("normal", sampling.keras_seed(self.seed_generator), (self.latent_dim,),
-                                          keras.config.floatx())
-        else:
-            rows = sampling.StatelessRows("normal", tf.constant([seed, 0], tf.int64), (self.latent_dim,))
+        rows = self._noise_rows(seed)
         decode = self._function("decode", self._decoded_means)
         for start in range(0, num_samples, batch_size):
             count = min(batch_size, num_samples - start)
@@ -476,6 +442,31 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
                 bar.add(int(x.shape[0]))
         return np.concatenate(results)
 
+    # ----------------------------------------------------------------- the zoo's questions
+    @classmethod
+    def card_usage(cls, metadata):
+        conditional = "labels" in metadata.get("dataset", {})
+        labels, label_arg = ("labels = list(range(10)) + list(range(6))\n", ", labels=labels") if conditional else ("", "")
+        data_arg = ", labels=y" if conditional else ""
+        low, high = metadata.get("dataset", {}).get("value_range", [-1, 1])
+        binarized = " (binarized: keras_genai.data.images(..., binarize='fixed', value_range=(0, 1)))" if low == 0 else ""
+        lines = (labels + f"images = model.sample(16, seed=0{label_arg})  # uint8, (16, H, W, C)\n"
+                 f"# x: float images (n, H, W, C) in [{low}, {high}]{binarized}\n"
+                 f"z = model.encode(x{data_arg})  # posterior means (n, latent_dim)\n"
+                 f"means = model.decode(z{data_arg})  # mean images in [{low}, {high}]\n"
+                 f"nll = model.importance_weighted_nll(x{data_arg}, k=5000)  # nats per image")
+        return lines.split("\n")
+
+    def default_evaluation(self, metadata, k=5000, num_examples=None, num_samples=10_000, batch_size=500, seed=0,
+                           **options):
+        """``keras-genai evaluate``: the ELBO and importance-weighted NLL bound on the test split
+        (binarized as the preset's dataset says), and for a conditional MNIST model the label
+        accuracy of its samples (``metrics.vae.evaluate_vae``); stored as ``test_likelihood``."""
+        from keras_genai.metrics import vae as vae_metrics
+
+        return "test_likelihood", vae_metrics.evaluate_vae(self, metadata["dataset"], k=k, num_examples=num_examples,
+                                                           num_samples=num_samples, batch_size=batch_size, seed=seed)
+
     # ----------------------------------------------------------------- export
     def export_signatures(self):
         """Named serving endpoints: ``{name: (function, input_signature)}``.
@@ -542,7 +533,6 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
     # (1,000 inputs): max 0.084 / mean 0.013 (means), 0.060 / 0.008 (log-variances).
     export_tolerances = {output: {"tflite_dynamic_int8": (0.4, 0.03)} for output in ("mean", "log_variance")}
 
-    edge_signature = "serving_default"
     # LiteRT files written by the CLI: the decoder (z in) and the encoder (mean, log-variance out).
     edge_signatures = ("serving_default", "encode")
 
@@ -562,7 +552,7 @@ class VAE(image_utils.ClassGridPreview, keras.Model):
             inputs = dict(extra) if self.conditional else {"num_samples": np.int32(num_samples)}
             inputs["seed"] = np.int64(seed)
             return inputs, self.sample(num_samples, seed=seed, labels=labels)
-        raise KeyError(f"unknown signature {signature!r}; expected one of {sorted(self.export_signatures())}")
+        raise self._unknown_signature(signature)
 
 
 def _check_networks(encoder, decoder, image_shape, latent_dim, likelihood, num_classes):
@@ -587,14 +577,3 @@ def _check_int_seed(seed):
         raise TypeError("seed must be an integer (likelihood estimates are seeded), got None")
     return sampling.check_seed(seed)
 
-
-def _check_latents(z, latent_dim):
-    if not tf.is_tensor(z):
-        z = np.asarray(z)
-        if not np.issubdtype(z.dtype, np.floating):
-            raise TypeError(f"z must be a float array of shape (batch, {latent_dim}), got dtype {z.dtype}")
-    elif not z.dtype.is_floating:
-        raise TypeError(f"z must be a float tensor of shape (batch, {latent_dim}), got dtype {z.dtype.name}")
-    if len(z.shape) != 2 or z.shape[-1] != latent_dim or z.shape[0] == 0:
-        raise ValueError(f"z must have shape (batch, {latent_dim}) with batch >= 1, got {tuple(z.shape)}")
-    return tf.cast(z, tf.float32)
