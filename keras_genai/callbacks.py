@@ -216,6 +216,11 @@ class SafeCheckpoint(keras.callbacks.ModelCheckpoint):
     def on_epoch_end(self, epoch, logs=None):
         if self.failure is not None or _non_finite(logs):
             return
+        bad = non_finite_weights(self.model)
+        if bad:  # a finite loss does not prove finite weights (e.g. a moving variance that overflowed)
+            self.failure = f"the weights {', '.join(bad[:3])} became non-finite in epoch {epoch + 1}"
+            self.model.stop_training = True
+            return
         super().on_epoch_end(epoch, logs)
         self.last_good_epoch = epoch + 1
 
@@ -384,8 +389,9 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         super().on_train_batch_end(batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self._failed or _non_finite(logs):
+        if self._failed or _non_finite(logs) or non_finite_weights(self.model):
             self._failed = True
+            self.model.stop_training = True
             return
         self._epoch_logs = _finite_numbers(logs)
         super().on_epoch_end(epoch, logs)
@@ -504,6 +510,12 @@ def _non_finite(logs):
     return bad[0] if bad else None
 
 
+def non_finite_weights(model):
+    """Paths of the model's floating-point weights that hold NaN or infinity (empty when all are finite)."""
+    return [w.path for w in model.weights
+            if "float" in str(w.dtype) and not np.isfinite(np.asarray(w.numpy(), np.float64)).all()]
+
+
 def standard(workdir, samples_every=1, tensorboard=True, kind="images", start_epoch=None, settings=None,
              keep_backup=False):
     """The callbacks a long run wants, all under ``workdir``:
@@ -530,8 +542,7 @@ def standard(workdir, samples_every=1, tensorboard=True, kind="images", start_ep
         callbacks.append(TextSamples(os.path.join(workdir, "samples"), every=samples_every))
     elif kind == "images":
         callbacks.append(SampleGrid(os.path.join(workdir, "samples"), every=samples_every))
-    else:
-        raise ValueError(f"kind must be 'images' or 'text', got {kind!r}")
+    # Any other kind (a classifier's "labels") gets no sample callback.
     if tensorboard:
         log_dir = os.path.join(workdir, "logs")
         callbacks.append(keras.callbacks.TensorBoard(log_dir))

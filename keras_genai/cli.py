@@ -33,7 +33,7 @@ def main(argv=None):
     try:
         _resolve_url_preset(args)
         return args.run(args) or 0
-    except (ValueError, KeyError, TypeError, FileExistsError, FileNotFoundError) as error:
+    except (ValueError, KeyError, TypeError, OSError) as error:  # OSError: downloads, files
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"keras-genai {args.command}: error: {message}", file=sys.stderr)
         return 1
@@ -186,6 +186,9 @@ def _resolve_url_preset(args):
             raise ValueError(f"--sha256 checks a URL preset's archive; {preset!r} is not a URL "
                              "(a shipped or local preset is checked against its own metadata.json)")
         return
+    if getattr(args, "update_card", False):
+        raise ValueError(f"--update-card writes into a preset folder; {preset} is a URL whose cached copy is "
+                         "rebuilt from its archive on every use. Download and unpack it, then evaluate that folder")
     if not args.sha256:
         raise ValueError(f"{preset} is a URL: pass --sha256 HEX (the archive's sha256) so it can be checked "
                          "before anything is loaded")
@@ -486,7 +489,7 @@ def _run_stage(args, meta, stage, model, run_dir, settings, base_compile_config,
         raise _TrainingFailed(f"training stopped: {guard.failure}; no preset was saved. "
                               f"{_kept_after_failure(args, run_dir)}. Lower --learning-rate (in another --workdir: "
                               "a backup resumes only its own settings) or check the data")
-    broken = _non_finite_weights(model)
+    broken = callbacks.non_finite_weights(model)
     if broken:
         raise _TrainingFailed(f"the trained weights hold non-finite values ({len(broken)} arrays: "
                               f"{', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''}); no preset was saved. "
@@ -568,14 +571,6 @@ def _train_failed(message):
     """Reports a training run that ended without a preset; its exit status (1)."""
     print(f"keras-genai train: error: {message}", file=sys.stderr)
     return 1
-
-
-def _non_finite_weights(model):
-    """Paths of the model's floating-point weights that hold NaN or infinity."""
-    import numpy as np
-
-    return [w.path for w in model.weights
-            if "float" in str(w.dtype) and not np.isfinite(np.asarray(w.numpy(), np.float64)).all()]
 
 
 def _kept_after_failure(args, run_dir=None):

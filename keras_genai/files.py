@@ -97,7 +97,7 @@ def check_replaceable(target, overwrite, kind, protected=()):
         kind: what ``target`` is: "preset" (a folder holding only ``PRESET_FILES``, with
             metadata.json), "saved_model" (a SavedModel version folder) or "tflite" (a LiteRT file).
         protected: paths the caller still needs (e.g. a training workdir); a target that is or
-            contains one of them is refused.
+            contains one of them is refused, whether or not either exists yet.
     Raises:
         FileExistsError: ``target`` exists and not ``overwrite``.
         ValueError: ``target`` exists and ``overwrite``, but it is the current directory or a parent
@@ -109,6 +109,11 @@ def check_replaceable(target, overwrite, kind, protected=()):
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
     target = os.path.abspath(os.fspath(target))
+    real = os.path.realpath(target)
+    for path in protected:  # whether or not either exists yet: writing target would take it over
+        if path is not None and _is_within(os.path.realpath(os.fspath(path)), real):
+            raise ValueError(f"refusing to write {target}: it is or contains {os.path.abspath(os.fspath(path))}, "
+                             "which this run needs; choose an output outside it")
     if not os.path.lexists(target):
         recover_stranded(target)
         if not os.path.lexists(target):
@@ -118,15 +123,10 @@ def check_replaceable(target, overwrite, kind, protected=()):
     refusal = f"refusing to replace {target}"
     advice = (f"overwrite replaces only a {KINDS[kind]}, never anything else; choose a new path or move "
               "your files away first")
-    real = os.path.realpath(target)
     cwd = os.path.realpath(os.getcwd())
     if _is_within(cwd, real):
         where = "the current directory" if cwd == real else f"a parent of the current directory {cwd}"
         raise ValueError(f"{refusal}: it is {where}; {advice}")
-    for path in protected:
-        if path is not None and _is_within(os.path.realpath(os.fspath(path)), real):
-            raise ValueError(f"{refusal}: it is or contains {os.path.abspath(os.fspath(path))}, which this run "
-                             f"needs; {advice}")
     if os.path.islink(target):
         raise ValueError(f"{refusal}: it is a symbolic link; {advice}")
     reason = _not_a(kind, target)
@@ -223,15 +223,18 @@ def recover_stranded(target):
 
 
 def _trash_folders(target):
-    """The trash folders of ``target`` (``.<name>.<random>.old``; the random part has no dot, so
-    no other target's trash or staging folder matches), oldest first."""
+    """The trash folders of ``target`` (``.<name>.<8 mkdtemp characters>.old`` holding at most an
+    ``old`` entry; no other target's trash or staging folder, and no user's folder, matches),
+    oldest first."""
     parent, name = os.path.split(target)
-    pattern = re.compile(rf"\.{re.escape(name)}\.[^.]+\.old\Z")
+    pattern = re.compile(rf"\.{re.escape(name)}\.[a-z0-9_]{{8}}\.old\Z")  # exactly what mkdtemp makes
     try:
         found = [os.path.join(parent, e) for e in os.listdir(parent) if pattern.match(e)]
     except FileNotFoundError:
         return []
-    return sorted((f for f in found if os.path.isdir(f)), key=lambda f: os.stat(f).st_mtime_ns)
+    # A folder of that name holding anything but our "old" entry is someone else's: never touched.
+    ours = [f for f in found if os.path.isdir(f) and not os.path.islink(f) and set(os.listdir(f)) <= {"old"}]
+    return sorted(ours, key=lambda f: os.stat(f).st_mtime_ns)
 
 
 def _recover(target):

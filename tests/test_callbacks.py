@@ -198,3 +198,9 @@ def test_training_time_adds_up_across_resumed_processes(tiny_gan, tmp_path):
         fresh.fit(_data(), epochs=4, verbose=0, callbacks=[_Sleep(), resumed, _Interrupt(2)])
     assert callbacks.backup_epoch(backup_dir) == 3
     assert callbacks.backup_training_seconds(backup_dir) >= first + 0.3
+
+
+def test_a_model_that_makes_neither_images_nor_text_gets_no_sample_callback(tmp_path):
+    kinds = {type(c) for c in callbacks.standard(tmp_path, kind="labels")}
+    assert not kinds & {callbacks.SampleGrid, callbacks.TextSamples, callbacks.TensorBoardImages}
+    assert callbacks.ResumableBackup in kinds and callbacks.SafeCheckpoint in kinds

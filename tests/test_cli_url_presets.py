@@ -57,3 +57,15 @@ def test_url_weights_need_and_get_their_sha256(tiny_gan, tiny_archive, tmp_path,
     assert not (tmp_path / "s.png").exists()
     assert cli.main(args + ["--weights-sha256", sha]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), tiny_gan.sample(2, seed=1))
+
+
+def test_update_card_on_a_url_preset_is_refused_before_anything(tiny_archive, tmp_path, capsys):
+    _, archive, sha = tiny_archive
+    assert cli.main(["evaluate", archive.as_uri(), "--sha256", sha, "--update-card"]) == 1
+    assert "--update-card writes into a preset folder" in capsys.readouterr().err
+
+
+def test_a_download_that_fails_is_a_clear_error(capsys):
+    url = "http://127.0.0.1:9/preset.tar.gz"  # the discard port: nothing listens there
+    assert cli.main(["info", url, "--sha256", "0" * 64]) == 1
+    assert "could not download" in capsys.readouterr().err

@@ -319,10 +319,29 @@ def test_a_publish_killed_between_its_renames_is_undone_by_the_next_load(tiny_ga
     assert _tree(tiny_preset) == before
 
 
+def test_a_users_folder_named_like_trash_is_never_touched(tmp_path):
+    target = tmp_path / "results"
+    lookalikes = [tmp_path / ".results.v2.old", tmp_path / ".results.abcd1234.old"]
+    for folder in lookalikes:
+        (folder / "old").mkdir(parents=True)
+        (folder / "notes.txt").write_text("mine")
+    assert not files.recover_stranded(target)
+    files.check_replaceable(target, False, "preset")
+    assert not target.exists() and all((folder / "notes.txt").read_text() == "mine" for folder in lookalikes)
+
+
+def test_an_output_that_would_hold_the_workdir_is_refused_before_either_exists(tmp_path):
+    with pytest.raises(ValueError, match="which this run needs"):
+        files.check_replaceable(tmp_path / "out", False, "preset", protected=(tmp_path / "out" / "run",))
+    with pytest.raises(ValueError, match="which this run needs"):
+        files.check_replaceable(tmp_path / "same", True, "preset", protected=(tmp_path / "same",))
+    assert _listing(tmp_path) == []
+
+
 def test_trash_left_after_a_completed_publish_is_removed(tiny_preset):
-    trash = tiny_preset.parent / ".tiny_preset.abc123.old"
+    trash = tiny_preset.parent / ".tiny_preset.abc12345.old"
     (trash / "old").mkdir(parents=True)
-    other = tiny_preset.parent / ".tiny_preset.old.xyz.old"  # the trash of a target named tiny_preset.old
+    other = tiny_preset.parent / ".tiny_preset.old.xyz12345.old"  # the trash of a target named tiny_preset.old
     (other / "old").mkdir(parents=True)
     assert files.recover_stranded(tiny_preset) is False
     assert not trash.exists() and other.exists() and (tiny_preset / "metadata.json").exists()

@@ -124,6 +124,35 @@ def test_non_finite_weights_are_never_saved(tmp_path, monkeypatch, capsys):
     assert not os.path.exists(tmp_path / "out")
 
 
+class _PoisonAfterLastBatchOf(keras.callbacks.Callback):
+    """Makes the generator's weights NaN after the last batch of epoch ``epoch`` (0-based): that
+    batch's logs are finite, only the weights are not."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch, self.current = epoch, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch:
+            for variable in self.model.generator.trainable_variables:
+                variable.assign(tf.fill(variable.shape, np.nan))
+
+
+@needs_mnist
+def test_non_finite_weights_behind_finite_logs_never_become_the_last_good_checkpoint(tmp_path, monkeypatch,
+                                                                                    capsys):
+    _add_callback(monkeypatch, _PoisonAfterLastBatchOf(epoch=1))
+    assert _train(tmp_path, "--epochs", "2") == 1
+    assert "the trained weights hold non-finite values" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "out")
+    assert callbacks.backup_epoch(tmp_path / "run" / "backup") == 1
+    checkpoint = tmp_path / "run" / "checkpoints" / "last.keras"
+    assert all(np.isfinite(w).all() for w in keras.saving.load_model(checkpoint).get_weights())
+
+
 @needs_mnist
 def test_a_run_killed_while_saving_finishes_the_save_when_rerun(tmp_path, monkeypatch, capsys):
     save_preset, lock_holders = zoo.save_preset, []
