@@ -9,6 +9,7 @@ import shutil
 import sys
 import time
 import warnings
+import weakref
 
 import keras
 import numpy as np
@@ -160,10 +161,7 @@ class StopOnNonFinite(keras.callbacks.Callback):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        bad = _non_finite(logs)
-        if bad and self.failure is None:
-            self.failure = f"{bad[0]} became {bad[1]} at batch {batch + 1} of epoch {self._epoch + 1}"
-            self.model.stop_training = True
+        _stop_at_non_finite_batch(self, batch, self._epoch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
         bad = _non_finite(logs)
@@ -202,10 +200,7 @@ class SafeCheckpoint(keras.callbacks.ModelCheckpoint):
         self.last_good_epoch = None
 
     def on_train_batch_end(self, batch, logs=None):
-        bad = _non_finite(logs)
-        if bad and self.failure is None:
-            self.failure = f"{bad[0]} became {bad[1]} at batch {batch + 1} of epoch {self._current_epoch + 1}"
-            self.model.stop_training = True
+        if _stop_at_non_finite_batch(self, batch, self._current_epoch, logs):
             kept = (f"{self.filepath} still holds the model after epoch {self.last_good_epoch}"
                     if self.last_good_epoch else "no checkpoint had been written yet")
             print(f"\nTraining stopped: {self.failure}. {kept}; lower the learning rate or check the data, "
@@ -216,7 +211,7 @@ class SafeCheckpoint(keras.callbacks.ModelCheckpoint):
     def on_epoch_end(self, epoch, logs=None):
         if self.failure is not None or _non_finite(logs):
             return
-        bad = non_finite_weights(self.model)
+        bad = _non_finite_weights_at_epoch_end(self.model, logs)
         if bad:  # a finite loss does not prove finite weights (e.g. a moving variance that overflowed)
             self.failure = f"the weights {', '.join(bad[:3])} became non-finite in epoch {epoch + 1}"
             self.model.stop_training = True
@@ -389,7 +384,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         super().on_train_batch_end(batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self._failed or _non_finite(logs) or non_finite_weights(self.model):
+        if self._failed or _non_finite(logs) or _non_finite_weights_at_epoch_end(self.model, logs):
             self._failed = True
             self.model.stop_training = True
             return
@@ -510,14 +505,105 @@ def _non_finite(logs):
     return bad[0] if bad else None
 
 
+def _stop_at_non_finite_batch(callback, batch, epoch, logs):
+    """At the first batch whose logs hold a non-finite value: sets ``callback.failure`` (for example
+    "g_loss became nan at batch 3 of epoch 2"), stops training and returns True; False otherwise."""
+    bad = _non_finite(logs)
+    if not bad or callback.failure is not None:
+        return False
+    callback.failure = f"{bad[0]} became {bad[1]} at batch {batch + 1} of epoch {epoch + 1}"
+    callback.model.stop_training = True
+    return True
+
+
 def non_finite_weights(model):
     """Paths of the model's floating-point weights that hold NaN or infinity (empty when all are finite)."""
     return [w.path for w in model.weights
             if "float" in str(w.dtype) and not np.isfinite(np.asarray(w.numpy(), np.float64)).all()]
 
 
-def standard(workdir, samples_every=1, tensorboard=True, kind="images", start_epoch=None, settings=None,
-             keep_backup=False):
+# The answer of the last epoch end: (the model, weakly; the logs dict of that epoch end; the answer).
+_last_weights_check = [None, None, None]
+
+
+def _non_finite_weights_at_epoch_end(model, logs):
+    """``non_finite_weights(model)`` once per epoch: ``fit`` hands one logs dict to every callback at an
+    epoch's end, so the second callback to ask (``SafeCheckpoint`` after ``ResumableBackup``) gets
+    the first one's answer. The dict is held until the next check, so its id cannot come back
+    for another epoch."""
+    model_ref, checked_logs, broken = _last_weights_check
+    if logs is not None and checked_logs is logs and model_ref is not None and model_ref() is model:
+        return broken
+    broken = non_finite_weights(model)
+    _last_weights_check[:] = [weakref.ref(model), logs, broken]
+    return broken
+
+
+class ModelSamples(keras.callbacks.Callback):
+    """The sample callbacks of whichever model ``fit`` trains: its ``training_callbacks(samples_dir,
+    log_dir, every)`` (``keras_genai.models.GenerativeModel``; a sample grid for an image model,
+    text for a language model), made when ``fit`` hands over the model; none for a model outside
+    the contract.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_genai
+
+    gan = keras_genai.models.dcgan((28, 28, 1), latent_dim=8, base_filters=8, seed=0)
+    gan.compile()
+    images = np.random.default_rng(0).uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
+    gan.fit(images, batch_size=16, epochs=1, callbacks=[keras_genai.callbacks.ModelSamples("run/samples")])
+    # run/samples/epoch_0001.png
+    ```
+    """
+
+    def __init__(self, samples_dir, log_dir=None, every=1):
+        super().__init__()
+        self.samples_dir, self.log_dir, self.every = os.fspath(samples_dir), log_dir, every
+        self.callbacks = []
+
+    def made_for(self, model):
+        """The callbacks ``model`` shows its training with (a list; [] outside the contract)."""
+        from keras_genai.models.base import GenerativeModel
+
+        if not isinstance(model, GenerativeModel):
+            return []
+        return list(model.training_callbacks(self.samples_dir, self.log_dir, self.every))
+
+    def set_model(self, model):
+        super().set_model(model)
+        self.callbacks = self.made_for(model)
+        for callback in self.callbacks:
+            callback.set_model(model)
+            if self.params:
+                callback.set_params(self.params)
+
+    def set_params(self, params):
+        super().set_params(params)
+        for callback in self.callbacks:
+            callback.set_params(params)
+
+
+def _forward(hook):
+    def forwarded(self, *args, **kwargs):
+        for callback in self.callbacks:
+            getattr(callback, hook)(*args, **kwargs)
+
+    forwarded.__name__ = hook
+    return forwarded
+
+
+for _hook in ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
+              "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
+              "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end"):
+    setattr(ModelSamples, _hook, _forward(_hook))
+del _hook
+
+
+def standard(workdir, samples_every=1, tensorboard=True, start_epoch=None, settings=None, keep_backup=False,
+             model=None):
     """The callbacks a long run wants, all under ``workdir``:
 
     - ``backup/``: ``ResumableBackup`` (an interrupted ``fit`` with the same workdir resumes
@@ -527,9 +613,20 @@ def standard(workdir, samples_every=1, tensorboard=True, kind="images", start_ep
       ``keep_backup``: then the caller removes it after storing the result;
     - ``checkpoints/last.keras``: the full model after each epoch (``keras.saving.load_model``);
       a non-finite loss stops training and leaves the last good one in place (``SafeCheckpoint``);
-    - ``samples/epoch_XXXX.png``: sample grids from fixed noise (``kind="images"``), or
-      ``samples/epoch_XXXX.txt`` from a fixed prompt and seed (``kind="text"``);
-    - ``logs/``: TensorBoard scalars and sample images.
+    - ``samples/``: what the model shows of its training every ``samples_every`` epochs, its
+      ``training_callbacks`` (``GenerativeModel``): for an image model ``epoch_XXXX.png`` grids
+      from fixed noise, for a language model ``epoch_XXXX.txt`` from a fixed prompt and seed;
+      ``model``: the model the callbacks are for (None: the one ``fit`` trains, ``ModelSamples``);
+    - ``logs/``: TensorBoard scalars (and an image model's samples).
+
+    Example:
+
+    ```python
+    gan = keras_genai.models.dcgan((28, 28, 1), latent_dim=8, base_filters=8, seed=0)
+    gan.compile()
+    gan.fit(images, batch_size=16, epochs=3, callbacks=keras_genai.callbacks.standard("run"))
+    # interrupted, the same call resumes after the last finished epoch
+    ```
     """
     workdir = os.fspath(workdir)
     os.makedirs(os.path.join(workdir, "checkpoints"), exist_ok=True)
@@ -538,16 +635,14 @@ def standard(workdir, samples_every=1, tensorboard=True, kind="images", start_ep
                         delete_checkpoint=not keep_backup),
         SafeCheckpoint(os.path.join(workdir, "checkpoints", "last.keras")),
     ]
-    if kind == "text":
-        callbacks.append(TextSamples(os.path.join(workdir, "samples"), every=samples_every))
-    elif kind == "images":
-        callbacks.append(SampleGrid(os.path.join(workdir, "samples"), every=samples_every))
-    # Any other kind (a classifier's "labels") gets no sample callback.
+    log_dir = os.path.join(workdir, "logs") if tensorboard else None
     if tensorboard:
-        log_dir = os.path.join(workdir, "logs")
         callbacks.append(keras.callbacks.TensorBoard(log_dir))
-        if kind == "images":
-            callbacks.append(TensorBoardImages(log_dir))
+    samples_dir = os.path.join(workdir, "samples")
+    if model is None:
+        callbacks.append(ModelSamples(samples_dir, log_dir, samples_every))
+    else:
+        callbacks += ModelSamples(samples_dir, log_dir, samples_every).made_for(model)
     return callbacks
 
 
@@ -560,22 +655,18 @@ def locked_workdir(workdir, command=None):
     ``<workdir>/.lock`` while the ``with`` block runs, with this process's pid, start time and
     ``command`` (default: ``sys.argv``) written into the file. The lock belongs to the open file,
     so the system releases it when the process ends, however it ends (a ``kill -9`` included).
+    When the block ends the lock file is removed (still locked, and only if it is the file this
+    run locked), so a finished run leaves no ``.lock`` behind; a killed one leaves it for the
+    next run to lock again.
 
     Raises ``ValueError`` naming the other run (pid, command, start time) when another process
     holds the lock: two runs on one workdir would write the same backup and checkpoint files.
     """
-    import fcntl  # POSIX only
-
     workdir = os.fspath(workdir)
     os.makedirs(workdir, exist_ok=True)
     path = os.path.join(workdir, LOCK_FILE)
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    descriptor = _lock(path, workdir)
     try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ValueError(f"{workdir} is in use by another run ({_lock_holder(path)}); wait for it to end, "
-                             "or use another workdir (--workdir)") from None
         holder = {"pid": os.getpid(), "command": command or " ".join(shlex.quote(a) for a in sys.argv),
                   "started": time.strftime("%Y-%m-%d %H:%M:%S")}
         os.ftruncate(descriptor, 0)
@@ -583,9 +674,45 @@ def locked_workdir(workdir, command=None):
         try:
             yield path
         finally:
-            os.ftruncate(descriptor, 0)
+            if _is_file_at(descriptor, path):
+                os.remove(path)  # while locked: a run waiting on this file finds it gone and locks a new one
+            else:
+                os.ftruncate(descriptor, 0)
     finally:
         os.close(descriptor)  # releases the lock
+
+
+def _lock(path, workdir):
+    """An open descriptor of ``path`` holding its exclusive lock; ``ValueError`` when another run holds it.
+
+    A lock won on a file that is no longer at ``path`` (the run before removed it on its way out,
+    after this one had opened it) is worth nothing: the file now at ``path`` is locked instead."""
+    import fcntl  # POSIX only
+
+    while True:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            raise ValueError(f"{workdir} is in use by another run ({_lock_holder(path)}); wait for it to end, "
+                             "or use another workdir (--workdir)") from None
+        except BaseException:
+            os.close(descriptor)
+            raise
+        if _is_file_at(descriptor, path):
+            return descriptor
+        os.close(descriptor)
+
+
+def _is_file_at(descriptor, path):
+    """Whether the open file ``descriptor`` is the file at ``path`` (same device and inode)."""
+    try:
+        at_path = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(descriptor)
+    return (held.st_dev, held.st_ino) == (at_path.st_dev, at_path.st_ino)
 
 
 def _lock_holder(path):

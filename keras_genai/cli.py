@@ -218,10 +218,27 @@ def _info(args):
     print(f"{meta['name']}: {meta.get('description', '')}")
     print(f"  folder:     {meta['path']}")
     print(f"  weights:    {'available' if meta['pretrained_available'] else 'not available here'}")
+    for line in _recipe_lines(meta):
+        print(f"  {line}")
     for section in ("dataset", "training", "metrics"):
         for key, value in (meta.get(section) or {}).items():
             print(f"  {section}.{key}: {value}")
     print(f"  model card: {os.path.join(meta['path'], 'README.md')}")
+
+
+def _recipe_lines(meta):
+    """The plan ``keras-genai train`` runs for a preset, one line per stage (``stages.stage_line``)."""
+    from keras_genai.zoo import preset as preset_files, stages
+
+    try:
+        config = preset_files.read_json(meta["path"], preset_files.CONFIG_FILE)
+        plan = stages.check_plan(stages.stages_of(meta), config)
+    except ValueError as error:  # PresetError included
+        return [f"recipe:     not a plan that trains: {error}"]
+    epochs = sum(stage["epochs"] for stage in plan)
+    heading = (f"recipe:     {len(plan)} stage{'s' if len(plan) > 1 else ''}, {epochs} epochs "
+               f"(`keras-genai train {meta['name']} --dry-run` prints it as JSON)")
+    return [heading] + ["  " + stages.stage_line(stage, number) for number, stage in enumerate(plan, 1)]
 
 
 def _sample(args):
@@ -473,7 +490,7 @@ def _run_stage(args, meta, stage, model, run_dir, settings, base_compile_config,
     guard = callbacks.StopOnNonFinite()
     cbs = [guard]
     if run_dir:
-        cbs += callbacks.standard(run_dir, kind=model.generates, start_epoch=start_epoch, settings=settings, keep_backup=True)
+        cbs += callbacks.standard(run_dir, start_epoch=start_epoch, settings=settings, keep_backup=True, model=model)
     if start_epoch == epochs:
         resuming = f", all {epochs} epochs done before the run was stopped: saving the preset"
     else:

@@ -10,12 +10,15 @@
   back. Both hold a lock on the parent folder, so they never race another publisher.
 - ``check_replaceable``: what ``overwrite=True`` may replace: only a preset folder, a SavedModel
   version folder or a LiteRT file, never a folder holding anything else, the current directory or
-  a folder that holds a path the run needs. Call it before writing anything.
+  a folder that holds a path the run needs. Call it before writing anything. A preset folder may
+  also hold what a killed ``atomic_write`` of one of its files left (``is_part_of``: exactly the
+  names ``atomic_write`` makes); replacing the folder sweeps those away with it.
 """
 
 import contextlib
 import os
 import re
+import secrets
 import shutil
 import tempfile
 
@@ -30,6 +33,10 @@ SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt", "fingerprint.pb", "k
 SAVED_MODEL_FOLDERS = ("variables", "assets", "assets.extra")
 _VARIABLES_FILE = re.compile(r"variables\.(index|data-\d+-of-\d+)\Z")
 TFLITE_IDENTIFIER = b"TFL3"  # the flatbuffer file identifier, bytes 4-8 of every LiteRT model
+# atomic_write's temporary files: ``.<name>-<8 of these>.part`` (the characters and length of
+# ``tempfile.mkstemp``'s names, which older versions used, so their leftovers are recognised too).
+PART_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+PART_RANDOM_LENGTH = 8
 KINDS = {
     "preset": "preset folder (" + ", ".join(PRESET_FILES) + ")",
     "saved_model": "SavedModel version folder (saved_model.pb, fingerprint.pb, variables/, assets/)",
@@ -49,8 +56,9 @@ def atomic_write(path, mode="w", encoding=None):
     """Writes the file ``path`` whole or not at all.
 
     Yields a file object opened with ``mode`` ("w" text or "wb" binary) on a temporary file
-    beside ``path`` (``.<name>-<random>.part``, same folder, so the rename is atomic). When the
-    ``with`` block ends without an exception the data is flushed to disk (fsync), the file gets
+    beside ``path`` (``.<name>-<8 random characters>.part``, same folder, so the rename is
+    atomic; a kill can leave it behind, and ``is_part_of`` recognises exactly these names). When
+    the ``with`` block ends without an exception the data is flushed to disk (fsync), the file gets
     the permissions of a newly created file (0666 & ~umask) and ``os.replace`` moves it to
     ``path``: readers see the old file or the new one, never a part. On an exception the
     temporary file is removed, ``path`` is left as it was and the exception propagates.
@@ -60,19 +68,48 @@ def atomic_write(path, mode="w", encoding=None):
         raise ValueError(f"atomic_write writes whole files: mode must be 'w' or 'wb', got {mode!r}")
     path = os.path.abspath(os.fspath(path))
     parent = os.path.dirname(path)
-    handle, temporary = tempfile.mkstemp(dir=parent, prefix=f".{os.path.basename(path)}-", suffix=".part")
+    handle, temporary = _create_part(path)
     try:
         with os.fdopen(handle, mode, encoding=encoding if mode == "w" else None) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp creates 0600
+        os.chmod(temporary, 0o666 & ~current_umask())  # created 0600
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
         raise
     _fsync_folder(parent)
+
+
+def part_name(name):
+    """A new name for a temporary file of ``atomic_write`` writing ``name``: ``.<name>-<random>.part``."""
+    token = "".join(secrets.choice(PART_CHARACTERS) for _ in range(PART_RANDOM_LENGTH))
+    return f".{name}-{token}.part"
+
+
+def is_part_of(entry, name):
+    """Whether the folder entry ``entry`` is named as a temporary file of ``atomic_write`` writing
+    the file ``name`` in the same folder (``part_name``), and nothing else is: a user's
+    ``.metadata.json-notes.part`` or ``.metadata.json-abcdefgh.part.bak`` is not."""
+    token = f"[{re.escape(PART_CHARACTERS)}]{{{PART_RANDOM_LENGTH}}}"
+    return re.fullmatch(rf"\.{re.escape(name)}-{token}\.part", entry) is not None
+
+
+def _create_part(path):
+    """``(file descriptor, path)`` of a new temporary file (0600, created exclusively) beside ``path``."""
+    parent, name = os.path.split(path)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL
+    for optional in ("O_NOFOLLOW", "O_CLOEXEC", "O_BINARY"):  # as tempfile.mkstemp opens its files
+        flags |= getattr(os, optional, 0)
+    for _ in range(100):
+        temporary = os.path.join(parent, part_name(name))
+        try:
+            return os.open(temporary, flags, 0o600), temporary
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file beside {path}: 100 random names were taken")
 
 
 def check_writable_file(path, what="output"):
@@ -151,7 +188,7 @@ def _not_a(kind, target):
         return "it is a file"
     entries = sorted(os.listdir(target))
     if kind == "preset":
-        others = [e for e in entries if e not in PRESET_FILES or not os.path.isfile(os.path.join(target, e))]
+        others = [e for e in entries if not _is_preset_entry(os.path.join(target, e))]
         if others:
             return "it holds " + _names(others)
         return None if "metadata.json" in entries else "it has no metadata.json"
@@ -164,6 +201,15 @@ def _not_a(kind, target):
     if others:
         return "it holds " + _names(others)
     return None if "saved_model.pb" in entries else "it has no saved_model.pb"
+
+
+def _is_preset_entry(path):
+    """Whether ``path`` belongs in a preset folder: one of ``PRESET_FILES``, or a regular file (not
+    a link) that a killed ``atomic_write`` of one of them left."""
+    entry = os.path.basename(path)
+    if entry in PRESET_FILES:
+        return os.path.isfile(path)
+    return any(is_part_of(entry, name) for name in PRESET_FILES) and os.path.isfile(path) and not os.path.islink(path)
 
 
 def _names(entries, shown=5):

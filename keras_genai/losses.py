@@ -7,10 +7,12 @@ Names follow one pattern (TF-GAN's): ``<loss>_discriminator_loss(real_logits, fa
 and ``<loss>_generator_loss(fake_logits)`` for each ``<loss>`` in ``ADVERSARIAL_LOSSES``
 ("non_saturating", "minimax", "wasserstein", "hinge"); the WGAN critic is the discriminator
 here. A model takes a loss by its name (``GAN(loss="wasserstein")``), looked up in
-``ADVERSARIAL_LOSSES`` by ``get``; the name, not the functions, is what its config stores.
+``ADVERSARIAL_LOSSES`` by ``get`` (the name checked by ``keras_genai.lookup``); the name, not the functions, is what its config stores.
 """
 
 import tensorflow as tf
+
+from keras_genai import lookup
 
 
 def _bce_with_logits(labels_value, logits):
@@ -97,11 +99,9 @@ ADVERSARIAL_LOSSES = {
 
 
 def check_name(name):
-    """Returns ``name`` if it names an adversarial loss; ``ValueError`` listing the names otherwise."""
-    if not isinstance(name, str) or name not in ADVERSARIAL_LOSSES:
-        raise ValueError(f"unknown loss {name!r}; expected one of {sorted(ADVERSARIAL_LOSSES)} "
-                         "(a loss is given by its name)")
-    return name
+    """Returns ``name`` if it names an adversarial loss; ``ValueError`` listing the names otherwise
+    (``lookup.check_name``)."""
+    return lookup.check_name(name, ADVERSARIAL_LOSSES, "loss")
 
 
 def get(name):

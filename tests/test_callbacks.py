@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from keras_genai import callbacks
-from keras_genai.models import dcgan
+from keras_genai.models import GPT, Classifier, GenerativeModel, dcgan
 
 
 def _data(n=32):
@@ -201,6 +201,95 @@ def test_training_time_adds_up_across_resumed_processes(tiny_gan, tmp_path):
 
 
 def test_a_model_that_makes_neither_images_nor_text_gets_no_sample_callback(tmp_path):
-    kinds = {type(c) for c in callbacks.standard(tmp_path, kind="labels")}
+    classifier = Classifier((8, 8, 1), num_classes=2, feature_dim=4)
+    kinds = {type(c) for c in callbacks.standard(tmp_path, model=classifier)}
     assert not kinds & {callbacks.SampleGrid, callbacks.TextSamples, callbacks.TensorBoardImages}
     assert callbacks.ResumableBackup in kinds and callbacks.SafeCheckpoint in kinds
+
+
+def test_the_model_supplies_its_training_callbacks(tiny_gan, tmp_path):
+    shown = [type(c) for c in callbacks.standard(tmp_path, model=tiny_gan)]
+    assert shown.count(callbacks.SampleGrid) == 1 and shown.count(callbacks.TensorBoardImages) == 1
+    assert callbacks.TensorBoardImages not in [type(c) for c in callbacks.standard(tmp_path, tensorboard=False,
+                                                                                  model=tiny_gan)]
+
+    class Marker(keras.callbacks.Callback):
+        pass
+
+    class OwnCallbacks(GenerativeModel):  # a family that shows its training its own way
+        def training_callbacks(self, samples_dir, log_dir=None, every=1):
+            return [Marker()]
+
+    made = [type(c) for c in callbacks.standard(tmp_path, model=OwnCallbacks())]
+    assert Marker in made and callbacks.SampleGrid not in made
+
+
+def test_standard_without_a_model_shows_the_samples_of_the_model_fit_trains(tmp_path):
+    """A language model gets text samples, not the image grid it cannot draw."""
+    gpt = GPT(" abcdefgh", context_length=8, num_layers=1, num_heads=1, embed_dim=8, seed=0)
+    gpt.compile(optimizer="adam")
+    ids = gpt.encode("abc defgh " * 8)
+    windows = np.stack([ids[i : i + 9] for i in range(0, len(ids) - 9, 3)])
+    gpt.fit(windows[:, :-1], windows[:, 1:], batch_size=8, epochs=1, verbose=0,
+            callbacks=callbacks.standard(tmp_path, tensorboard=False))
+    assert os.listdir(tmp_path / "samples") == ["epoch_0001.txt"]
+
+
+def test_the_weights_are_checked_once_per_epoch(tiny_gan, tmp_path, monkeypatch):
+    checked = []
+    check = callbacks.non_finite_weights
+    monkeypatch.setattr(callbacks, "non_finite_weights", lambda model: checked.append(model) or check(model))
+    tiny_gan.fit(_data(), epochs=2, verbose=0, callbacks=callbacks.standard(tmp_path, tensorboard=False))
+    assert len(checked) == 2  # the backup and the checkpoint share each epoch's answer
+
+
+def test_the_guard_and_the_checkpoint_report_a_non_finite_batch_alike(tiny_gan, tmp_path):
+    stop, checkpoint = callbacks.StopOnNonFinite(), callbacks.SafeCheckpoint(str(tmp_path / "last.keras"))
+    tiny_gan.fit(_data(64), epochs=3, verbose=0, callbacks=[_PoisonAt(epoch=1, batch=1), stop, checkpoint])
+    assert stop.failure == checkpoint.failure and stop.failure.endswith("became nan at batch 2 of epoch 2")
+
+
+def test_a_finished_run_leaves_no_lock_file(tmp_path):
+    workdir = tmp_path / "run"
+    with callbacks.locked_workdir(workdir) as path:
+        assert os.path.exists(path)
+    assert os.listdir(workdir) == []
+    with pytest.raises(RuntimeError):
+        with callbacks.locked_workdir(workdir):
+            raise RuntimeError("the run failed")
+    assert os.listdir(workdir) == []
+
+
+def test_a_lock_file_that_is_not_ours_is_left_in_place(tmp_path):
+    workdir = tmp_path / "run"
+    with callbacks.locked_workdir(workdir) as path:
+        os.remove(path)  # removed by hand, and another run made its own
+        with open(path, "w") as f:
+            f.write("someone else's")
+    assert open(path).read() == "someone else's"
+
+
+def test_a_lock_won_on_a_removed_lock_file_is_taken_again_on_the_new_one(tmp_path, monkeypatch):
+    """Opened just before the run holding it removed it: the lock this run then wins is on a file
+    no longer in the workdir, where a third run now holds the new one."""
+    import fcntl
+
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    path = str(workdir / callbacks.LOCK_FILE)
+    flock, third = fcntl.flock, []
+
+    def a_third_run_locks_a_new_file_first(descriptor, operation):
+        if not third:
+            os.remove(path)
+            third.append(os.open(path, os.O_RDWR | os.O_CREAT))
+            flock(third[0], fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return flock(descriptor, operation)
+
+    monkeypatch.setattr(fcntl, "flock", a_third_run_locks_a_new_file_first)
+    try:
+        with pytest.raises(ValueError, match="is in use by another run"):
+            with callbacks.locked_workdir(workdir):
+                pass
+    finally:
+        os.close(third[0])

@@ -210,3 +210,23 @@ def test_on_batch_calls_take_tokens_and_targets_like_a_dataset_does():
     assert on_batch == pytest.approx(model.evaluate(dataset, verbose=0, return_dict=True)["loss"], rel=1e-6)
     with pytest.raises(ValueError, match=r"\(tokens, targets\) pairs"):
         model.train_on_batch(tokens)
+
+
+def test_compile_defaults_to_the_shakespeare_recipes_optimizer_at_a_constant_rate():
+    from keras_genai import zoo
+    from keras_genai.zoo import preset
+
+    model = GPT(VOCAB, context_length=8, num_layers=1, num_heads=2, embed_dim=8, seed=0)
+    model.compile()
+    recipe = preset.read_json(zoo.registry.resolve("gpt_shakespeare"), preset.CONFIG_FILE)["compile_config"]
+    expected = recipe["optimizer"]
+    assert type(model.optimizer).__name__ == expected["class_name"] == "AdamW"
+    got = model.optimizer.get_config()
+    for field in ("weight_decay", "beta_1", "beta_2", "epsilon", "clipnorm", "global_clipnorm", "clipvalue",
+                  "amsgrad", "use_ema"):
+        assert got[field] == expected["config"][field], field
+    assert got["learning_rate"] == pytest.approx(1e-3)  # the recipe's schedule fits its 3,000 steps only
+    assert model.get_compile_config()["optimizer"]["class_name"] == "AdamW"  # saved with the model
+    explicit = GPT(VOCAB, context_length=8, num_layers=1, num_heads=2, embed_dim=8, seed=0)
+    explicit.compile(optimizer="sgd")
+    assert type(explicit.optimizer).__name__ == "SGD"

@@ -65,3 +65,24 @@ def test_gradient_penalty_uses_the_interpolation():
     fake = np.zeros((2, 1, 1, 1), np.float32)
     assert float(losses.gradient_penalty(critic, real, fake, np.ones(2, np.float32))) == pytest.approx(4.0, rel=1e-5)
     assert float(losses.gradient_penalty(critic, real, fake, np.zeros(2, np.float32))) == pytest.approx(1.0, rel=1e-4)
+
+
+def test_losses_and_likelihoods_share_one_name_check():
+    from keras_genai import lookup
+    from keras_genai.models.vae import likelihoods
+
+    table = {"b": 1, "a": 2}
+    assert lookup.check_name("a", table, "thing") == "a"
+    for bad in ("A", "c", ["a"], {"a": 1}, None, len):
+        with pytest.raises(ValueError, match=r"unknown thing .*; expected one of \['a', 'b'\] \(a thing is given "
+                                             r"by its name\)"):
+            lookup.check_name(bad, table, "thing")
+    # Both tables answer through it: the same sentence, the known names sorted.
+    for check, table, kind in ((losses.check_name, losses.ADVERSARIAL_LOSSES, "loss"),
+                               (likelihoods.check_name, likelihoods.LIKELIHOODS, "likelihood")):
+        with pytest.raises(ValueError) as raised:
+            check("nope")
+        with pytest.raises(ValueError) as shared:
+            lookup.check_name("nope", table, kind)
+        assert str(raised.value) == str(shared.value)
+        assert str(sorted(table)) in str(raised.value)

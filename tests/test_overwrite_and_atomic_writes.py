@@ -345,3 +345,50 @@ def test_trash_left_after_a_completed_publish_is_removed(tiny_preset):
     (other / "old").mkdir(parents=True)
     assert files.recover_stranded(tiny_preset) is False
     assert not trash.exists() and other.exists() and (tiny_preset / "metadata.json").exists()
+
+
+# what a killed atomic_write leaves
+
+def _kill_an_atomic_write(path):
+    """Runs ``files.atomic_write(path)`` in a process killed halfway through the write; returns the
+    temporary file it left."""
+    before = set(os.listdir(os.path.dirname(path)))
+    killed = textwrap.dedent(f"""
+        import os
+        from keras_genai import files
+        with files.atomic_write({str(path)!r}) as f:
+            f.write('{{"half": ')
+            f.flush()
+            os._exit(9)
+    """)
+    assert subprocess.run([sys.executable, "-c", killed]).returncode == 9
+    (left,) = set(os.listdir(os.path.dirname(path))) - before
+    return left
+
+
+def test_what_a_killed_atomic_write_left_in_a_preset_is_replaced_with_it(tiny_gan, tiny_preset):
+    left = _kill_an_atomic_write(tiny_preset / "metadata.json")
+    assert files.is_part_of(left, "metadata.json") and left.startswith(".metadata.json-") and left.endswith(".part")
+    files.check_replaceable(tiny_preset, True, "preset")
+    zoo.save_preset(tiny_gan, tiny_preset, {"name": "again", "family": "gan"}, overwrite=True)
+    assert sorted(os.listdir(tiny_preset)) == ["README.md", "config.json", "metadata.json", "model.weights.h5",
+                                               "samples.png"]  # swept with the old folder
+    assert zoo.info(str(tiny_preset))["name"] == "again"
+
+
+@pytest.mark.parametrize("lookalike", [".metadata.json-notes.part", ".metadata.json-abcdefgh.part.bak",
+                                       ".metadata.json-ABCDEFGH.part", ".notes.txt-abcdefgh.part",
+                                       "metadata.json-abcdefgh.part", "link", "folder"])
+def test_a_users_file_named_like_a_part_still_keeps_the_folder(tiny_preset, lookalike):
+    path = tiny_preset / lookalike
+    if lookalike == "link":  # a link named exactly as a part, or a folder, is not one
+        path = tiny_preset / ".config.json-abcdefgh.part"
+        path.symlink_to(tiny_preset / "config.json")
+    elif lookalike == "folder":
+        path = tiny_preset / ".config.json-abcdefgh.part"
+        path.mkdir()
+    else:
+        path.write_text("mine")
+    with pytest.raises(ValueError, match=f"refusing to replace .*it holds {path.name}"):
+        files.check_replaceable(tiny_preset, True, "preset")
+    assert not files.is_part_of(lookalike, "metadata.json")

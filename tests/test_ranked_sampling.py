@@ -77,3 +77,47 @@ def test_evaluation_passes_candidates_and_the_card_says_so():
         "fid": 3.0, "is_mean": 9.3, "num_samples": 10, "seed": 0, "candidates": 3, "features": "mnist",
         "reference": "mnist/test"}}})
     assert "each the most real of 3 generator draws by the discriminator" in card
+
+
+def _tiny_mlp_gan(num_classes=None):
+    """A GAN on 2x2x1 images with one Dense layer per network: quick to export."""
+    import keras
+
+    from keras_genai.models import GAN
+
+    z = keras.Input((2,))
+    images = keras.Input((2, 2, 1))
+    inputs_g, inputs_d = [z], [images]
+    hidden_g, hidden_d = z, keras.layers.Flatten()(images)
+    if num_classes:
+        labels = keras.Input((), dtype="int32")
+        inputs_g.append(labels)
+        inputs_d.append(labels)
+        one_hot = keras.layers.CategoryEncoding(num_classes, output_mode="one_hot")(labels)
+        hidden_g = keras.layers.Concatenate()([hidden_g, one_hot])
+        hidden_d = keras.layers.Concatenate()([hidden_d, one_hot])
+    generator = keras.Model(inputs_g, keras.layers.Reshape((2, 2, 1))(keras.layers.Dense(4, activation="tanh")(hidden_g)))
+    discriminator = keras.Model(inputs_d, keras.layers.Dense(1)(hidden_d))
+    return GAN(generator, discriminator, num_classes=num_classes, seed=0)
+
+
+@pytest.mark.parametrize("num_classes", [None, 3])
+def test_ranked_requests_past_the_int32_draws_are_refused_in_keras_and_served(tmp_path, num_classes):
+    model = _tiny_mlp_gan(num_classes)
+    labels = np.array([0, 2], np.int32) if num_classes else None
+    # 2 images of 2**31 - 1 candidates: 2**32 - 2 draws, which an int32 product wraps to -2.
+    too_many = 2**31 - 1
+    with pytest.raises(ValueError, match="num_samples \\* candidates must be at most 2147483647"):
+        model.sample(2, seed=0, labels=labels, candidates=too_many)
+    path = export.saved_model(model, tmp_path / "m")
+    inputs = {"labels": labels} if num_classes else {"num_samples": np.int32(2)}
+    inputs["seed"] = np.int64(1)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples \\* candidates must be at most 2147483647"):
+        runtime.run_saved_model(path, {**inputs, "candidates": np.int32(too_many)}, "sample_ranked")
+    if not num_classes:  # 2**16 images of 2**16 candidates: exactly 2**32 draws, which int32 wraps to 0
+        with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples \\* candidates must be at most"):
+            runtime.run_saved_model(path, {"num_samples": np.int32(2**16), "candidates": np.int32(2**16),
+                                           "seed": np.int64(1)}, "sample_ranked")
+    # Within the bound nothing changed: served and Keras agree.
+    served = runtime.run_saved_model(path, {**inputs, "candidates": np.int32(3)}, "sample_ranked")["images"]
+    np.testing.assert_array_equal(served, model.sample(2, seed=1, labels=labels, candidates=3))

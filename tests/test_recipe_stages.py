@@ -172,3 +172,89 @@ def test_bad_plans_are_refused_before_training_with_the_stage_named(change, mess
 def test_stop_after_stage_beyond_the_plan_is_refused():
     code, _, err = cli("train", os.path.join(REPO_ZOO, "gan_mnist"), "--dry-run", "--stop-after-stage", "2")
     assert code == 1 and "the plan has 1 stage" in err
+
+
+# --------------------------------------------------------------------------- builders of the families
+SHIPPED_BUILDERS = ("dcgan", "mlp_gan", "wgan_gp", "conditional_dcgan", "unconditional_vae", "conditional_vae",
+                    "gated_pixelcnn", "masked_pixelcnn")
+ADAM = {"class_name": "Adam", "config": {"learning_rate": 0.05}}
+
+
+def test_the_families_register_their_builders():
+    registered = models.recipe_builders()
+    assert set(SHIPPED_BUILDERS) <= set(registered)
+    assert all(registered[name] is getattr(models, name) for name in SHIPPED_BUILDERS)
+    assert stages.builder_class(registered["wgan_gp"]) is models.GAN
+    assert stages.builder_class(registered["gated_pixelcnn"]) is models.PixelCNN
+
+
+def test_a_builder_name_is_registered_once(monkeypatch):
+    from keras_genai.models import base
+
+    monkeypatch.setattr(base, "_RECIPE_BUILDERS", dict(base._RECIPE_BUILDERS))
+
+    @models.recipe_builder("tiny_dcgan")
+    def small(seed=None):
+        return models.dcgan(latent_dim=4, base_filters=4, seed=seed)
+
+    assert models.recipe_builders()["tiny_dcgan"] is small
+    with pytest.raises(ValueError, match="a recipe builder named 'dcgan' is registered already"):
+        models.recipe_builder("dcgan")(small)
+    # Without a return annotation the class is unknown: any family's optimizer names pass, others do not.
+    stage = {"epochs": 1, "build": {"builder": "tiny_dcgan", "arguments": {}}}
+    stages.check_plan([{**stage, "optimizers": {"optimizer": ADAM}}])
+    with pytest.raises(ValueError, match="'optimizers' must be an object of a model's optimizers"):
+        stages.check_plan([{**stage, "optimizers": {"critic_optimizer": ADAM}}])
+
+
+@pytest.mark.parametrize("builder, optimizers, message", [
+    ("gaussian_toy", {"d_optimizer": ADAM, "g_optimizer": ADAM}, "with 'optimizer' \\(the optimizers of Gaussian\\)"),
+    ("dcgan", {"optimizer": ADAM}, "with 'd_optimizer', 'g_optimizer' \\(the optimizers of GAN\\)"),
+    ("dcgan", {"d_optimizer": ADAM}, "with 'd_optimizer', 'g_optimizer'"),
+])
+def test_a_stage_sets_the_optimizers_of_the_class_its_builder_returns(builder, optimizers, message):
+    import toy_family  # noqa: F401 (registers gaussian_toy)
+
+    stage = {"epochs": 1, "build": {"builder": builder, "arguments": {}}}
+    with pytest.raises(ValueError, match=f"recipe stage 1: 'optimizers' must be an object {message}"):
+        stages.check_plan([{**stage, "optimizers": optimizers}])
+
+
+def test_a_family_outside_the_library_trains_a_recipe_through_its_own_builder(tmp_path, monkeypatch):
+    import toy_family
+
+    untrained = toy_family.Gaussian(seed=0)
+    untrained.compile(optimizer=keras.optimizers.Adam(1e-4))  # the preset's own; the stage's replaces it
+    meta = toy_family.toy_metadata()
+    meta["recipe"] = {"stages": [{"epochs": 2, "batch_size": 32, "seed": 0, "optimizers": {"optimizer": ADAM},
+                                  "build": {"builder": "gaussian_toy", "arguments": {"image_shape": [2, 2, 1]}}}]}
+    zoo.save_preset(untrained, tmp_path / "toy", meta)
+
+    code, out, err = cli("info", str(tmp_path / "toy"))
+    assert code == 0 and "stage 1: 2 epochs, batch 32, seed 0, float32; model: `gaussian_toy(image_shape=[2, 2, 1])`" \
+        in out, err
+    plan = _dry_run(str(tmp_path / "toy"))
+    assert plan["stages"][0]["build"]["builder"] == "gaussian_toy"
+    bad = {"epochs": 1, "build": {"builder": "gaussian_toy", "arguments": {}},
+           "optimizers": {"d_optimizer": ADAM, "g_optimizer": ADAM}}
+    meta["recipe"] = {"stages": [bad]}
+    zoo.save_preset(untrained, tmp_path / "bad", meta)
+    fit = keras.Model.fit
+    monkeypatch.setattr(keras.Model, "fit", lambda *a, **k: pytest.fail("a bad plan trained"))
+    code, _, err = cli("train", str(tmp_path / "bad"), "--output", str(tmp_path / "bad_out"))
+    assert code == 1 and "the optimizers of Gaussian" in err and not (tmp_path / "bad_out").exists()
+    monkeypatch.setattr(keras.Model, "fit", fit)
+
+    run = tmp_path / "run"
+    code, out, err = cli("train", str(tmp_path / "toy"), "--output", str(tmp_path / "trained"), "--workdir", str(run))
+    assert code == 0, err[-3000:]
+    trained = zoo.load(str(tmp_path / "trained"))
+    assert isinstance(trained, toy_family.Gaussian) and trained.image_shape == (2, 2, 1)  # the builder's, not config's
+    assert float(trained.optimizer.learning_rate) == pytest.approx(0.05)  # the stage's optimizer
+    assert not (run / ".lock").exists()  # a finished run leaves the workdir unlocked and clean of its lock
+
+    code, _, err = cli("evaluate", str(tmp_path / "trained"), "--update-card")
+    assert code == 0, err[-3000:]
+    card = (tmp_path / "trained" / "README.md").read_text()
+    error = zoo.info(str(tmp_path / "trained"))["metrics"]["moments"]["mean_error"]
+    assert f"| mean error | {error:.4f} |" in card  # the family's own table (card_metrics)

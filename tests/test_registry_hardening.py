@@ -194,6 +194,54 @@ def test_a_swapped_cached_archive_is_downloaded_again(tiny_preset, other_preset,
     assert _sha256(cached) == sha and _tree(folder) == _tree(tiny_preset)
 
 
+def test_the_archive_unpacked_is_the_one_checked_read_once(tiny_preset, other_preset, tmp_path, monkeypatch):
+    """The archive is rewritten in place right after its bytes were hashed: what is unpacked must
+    still be the archive that was checked, and the archive is opened and read once."""
+    archive, sha = _tar(tiny_preset, tmp_path / "tiny.tar.gz")
+    planted, _ = _tar(other_preset, tmp_path / "planted.tar.gz")
+    reads = {"opens": 0, "bytes": 0}
+    real_open = open
+
+    class RewrittenAfterItsEnd:
+        def __init__(self, f):
+            self._f, self._rewritten = f, False
+
+        def read(self, *size):
+            data = self._f.read(*size)
+            reads["bytes"] += len(data)
+            if not data and not self._rewritten:  # hashed to its end: now the file changes under it
+                self._rewritten = True
+                with real_open(archive, "r+b") as out:
+                    out.write(planted.read_bytes())
+                    out.truncate()
+            return data
+
+        def __getattr__(self, name):
+            return getattr(self._f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *error):
+            self._f.close()
+
+    def watched_open(path, *args, **kwargs):
+        f = real_open(path, *args, **kwargs)
+        if os.fspath(path) == str(archive):
+            reads["opens"] += 1
+            return RewrittenAfterItsEnd(f)
+        return f
+
+    size = archive.stat().st_size
+    monkeypatch.setattr(remote, "open", watched_open, raising=False)
+    folder = remote.unpack_preset(str(archive), sha)
+    assert _tree(folder) == _tree(tiny_preset)
+    assert reads == {"opens": 1, "bytes": size}
+    monkeypatch.undo()
+    with pytest.raises(zoo.ChecksumError):  # the rewritten archive itself is refused on the next use
+        remote.unpack_preset(str(archive), sha)
+
+
 # 2. Bounds ------------------------------------------------------------------------------------
 
 def _zeros_tar(path, size, count=1):

@@ -253,10 +253,11 @@ def test_a_second_run_on_a_workdir_in_use_is_refused_naming_the_first(tmp_path, 
     workdir = tmp_path / "run"
     with callbacks.locked_workdir(workdir, "keras-genai train gan_mnist (the first run)"):
         assert _train(tmp_path, "--epochs", "1") == 1
+        assert os.listdir(workdir) == [callbacks.LOCK_FILE]  # nothing trained, nothing written
+    assert os.listdir(workdir) == []  # the first run's lock file went when it ended
     err = capsys.readouterr().err
     assert f"{workdir} is in use by another run (pid {os.getpid()}, command " in err, err
     assert "keras-genai train gan_mnist (the first run)" in err and "use another workdir (--workdir)" in err
-    assert os.listdir(workdir) == [callbacks.LOCK_FILE]  # nothing trained, nothing written
     assert not os.path.exists(tmp_path / "out")
 
     # held by another process (which has not written who it is yet)

@@ -241,3 +241,64 @@ def test_processes_loading_one_url_at_once_leave_one_good_cached_file(tiny_prese
     assert _sha256(cached[0]) == sha
     presets = os.listdir(tmp_path / "shared_cache" / "presets")
     assert len(presets) == 1 and not presets[0].startswith(".")
+
+
+REPO_ZOO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo")
+CARDS = sorted(name for name in os.listdir(REPO_ZOO) if os.path.isfile(os.path.join(REPO_ZOO, name, "README.md")))
+
+
+@pytest.mark.parametrize("name", CARDS)
+def test_every_shipped_card_is_its_metadata_rendered(name):
+    from keras_genai.zoo import preset
+
+    folder = os.path.join(REPO_ZOO, name)
+    with open(os.path.join(folder, "metadata.json")) as f:
+        metadata = json.load(f)
+    with open(os.path.join(folder, "README.md")) as f:
+        assert preset.render_model_card(metadata, preset.family_of(folder)) == f.read()
+
+
+def test_each_family_lays_out_its_own_evaluations_on_the_card():
+    from keras_genai.models import GPT, Classifier, PixelCNN
+    from keras_genai.zoo import preset
+
+    scores = {"test_accuracy": 0.9935, "test_loss": 0.0194, "command": "keras-genai evaluate mnist_classifier"}
+    card = preset.render_model_card({"name": "c", "metrics": {"test": scores}}, Classifier)
+    assert "| accuracy | 99.35% |\n| cross-entropy loss (nats per image) | 0.0194 |\n" in card
+    assert "keras-genai evaluate mnist_classifier\n```" in card
+    language = {"test": {"nats_per_char": 1.5, "bits_per_char": 2.164, "perplexity": 4.482, "characters": 55000}}
+    assert "| test | 1.5000 | 2.1640 | 4.482 | 55000 |" in preset.render_model_card(
+        {"name": "g", "metrics": {"language": language}}, GPT)
+    likelihood = {"nll": 80.5, "exact": True, "nll_standard_error": 0.3, "num_examples": 10}
+    assert "| test NLL (exact) | 80.50 ± 0.30 (s.e.) |" in preset.render_model_card(
+        {"name": "p", "metrics": {"test_likelihood": likelihood}}, PixelCNN)
+
+
+def _without_names(compile_config):
+    """A compile config without the optimizers' and schedules' ``name`` (Keras numbers them per
+    process: ``adam``, ``adam_17``); what is left is the recipe."""
+    if isinstance(compile_config, dict):
+        return {key: _without_names(value) for key, value in compile_config.items() if key != "name"}
+    return compile_config
+
+
+@pytest.mark.parametrize("name", zoo.list_presets())
+def test_a_shipped_config_is_what_its_recipes_last_stage_trains(name):
+    """config.json holds what ``keras-genai train NAME`` saves after the last stage: that stage's
+    optimizers (``stages.compile_config_for``) and every model option a stage set."""
+    from keras_genai.zoo import preset, registry, stages
+
+    folder = registry.resolve(name)
+    metadata, config = preset.read_json(folder, preset.METADATA_FILE), preset.read_json(folder, preset.CONFIG_FILE)
+    if "recipe" not in metadata:
+        pytest.skip(f"{name} has no recipe stages")
+    plan = stages.check_plan(stages.recipe_stages(metadata), config)
+    expected = stages.compile_config_for(plan[-1].get("optimizers"), config.get("compile_config"))
+    assert _without_names(config.get("compile_config")) == _without_names(expected)
+    options = {}
+    for stage in plan:
+        options.update(stage.get("options", {}))
+    # Options that are entries of the model's config; a builder's argument such as
+    # refine_discriminator shows in the networks instead.
+    set_in_config = {key: value for key, value in options.items() if key in config["config"]}
+    assert {key: config["config"][key] for key in set_in_config} == set_in_config

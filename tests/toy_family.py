@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_genai.models import GenerativeModel, sampling
+from keras_genai.models import GenerativeModel, recipe_builder, sampling
 from keras_genai.models import images as image_utils
 
 TARGET_MEAN, TARGET_STD = 0.25, 0.2  # the images the toy trains on, in [-1, 1] pixel units
@@ -76,6 +76,15 @@ class Gaussian(GenerativeModel):
     def card_usage(cls, metadata):
         return ["images = model.sample(16, seed=0)  # uint8 (16, 4, 4, 1): mu + sigma * z per pixel"]
 
+    @classmethod
+    def card_metrics(cls, key, results):
+        """The card's table of the ``moments`` evaluation (``default_evaluation``)."""
+        if key != "moments":
+            return super().card_metrics(key, results)
+        return ["", f"### {key}", "", f"{results['num_samples']} samples against N({TARGET_MEAN}, {TARGET_STD}) "
+                "per pixel.", "", "| metric | value |", "| --- | --- |",
+                f"| mean error | {results['mean_error']:.4f} |", f"| std error | {results['std_error']:.4f} |"]
+
     # ------------------------------------------------------------- the contract: export
     def export_signatures(self):
         z_spec = tf.TensorSpec([None, *self.image_shape], tf.float32, name="z")
@@ -120,6 +129,13 @@ class Gaussian(GenerativeModel):
         images = self.sample(num_samples, seed=seed).astype(np.float64) / 127.5 - 1.0
         return "moments", {"mean_error": float(abs(images.mean() - TARGET_MEAN)),
                            "std_error": float(abs(images.std() - TARGET_STD)), "num_samples": int(num_samples)}
+
+
+@recipe_builder
+def gaussian_toy(image_shape=(4, 4, 1), seed=None) -> Gaussian:
+    """The builder a recipe stage calls by name (``"build": {"builder": "gaussian_toy"}``): an untrained
+    ``Gaussian``; the return annotation tells the recipe check its optimizers (``optimizer_names``)."""
+    return Gaussian(image_shape, seed=seed, name="gaussian")
 
 
 def toy_metadata(name="toy_gaussian"):

@@ -9,25 +9,31 @@ defaults fit an image model that samples with ``sample(num_samples, seed=None, l
 What the zoo asks, and who asks it:
 
 - ``generates``: "images" (``sample``, sample grids) or "text" (``generate``): the CLI's
-  ``sample`` / ``generate`` split and the kind of training callbacks.
+  ``sample`` / ``generate`` split and the default ``training_callbacks``.
 - ``sample(num_samples, seed=None, **conditions)``, ``sample_conditions`` and
   ``check_conditions``: the CLI's ``sample`` and the sample-quality evaluation; a condition the
   model does not take is refused with a message that says which ones it takes.
 - ``preview(num_samples, seed)``: the samples.png grid of ``zoo.save_preset`` (None: no grid).
-- ``card_usage(metadata)`` and ``card_preview(metadata)`` (class methods, so that a card is
-  rendered from metadata.json without building the model): the card's "Use" snippet and the
-  section that shows what the model makes.
+- ``card_usage(metadata)``, ``card_preview(metadata)`` and ``card_metrics(key, results)`` (class
+  methods, so that a card is rendered from metadata.json without building the model): the card's
+  "Use" snippet, the section that shows what the model makes, and the table of each evaluation.
 - ``export_signatures()``, ``example_inputs(signature, num_samples, seed)``, ``edge_signature``,
   ``edge_signatures`` and ``export_tolerances``: ``keras_genai.export`` and ``keras-genai export``.
 - ``default_evaluation(metadata, **options)``: what ``keras-genai evaluate`` runs, and under
   which key of the card's metrics it is stored.
-- ``training_data(dataset, recipe, batch_size, seed, ...)`` and ``training_report(metadata, ...)``:
-  the batches ``keras-genai train`` fits on, and what it measures once training is done.
+- ``training_data(dataset, recipe, batch_size, seed, ...)``, ``training_callbacks(samples_dir,
+  log_dir, every)`` and ``training_report(metadata, ...)``: the batches ``keras-genai train`` fits
+  on, the samples it shows while training, and what it measures once training is done.
+- ``optimizer_names`` and the builders registered with ``recipe_builder``: what a recipe's stages
+  may set (``keras_genai.zoo.stages``).
 
 Shared plumbing lives here once: the ``num_classes`` and label checks, latent noise drawn in
-bounded chunks, the one-optimizer compile config, and unpacking ``(images[, labels])`` batches.
+bounded chunks, the one-optimizer compile config, unpacking ``(images[, labels])`` batches, and
+the labels (or ``num_samples``) and ``seed`` inputs of export signatures (``_export_signature``,
+``_example_conditions``), so that a family writes each signature once for both kinds.
 """
 
+import inspect
 import numbers
 
 import keras
@@ -70,6 +76,56 @@ def latent_noise(num_samples, seed, latent_dim):
     return tf.random.stateless_normal(tf.stack([num_samples, latent_dim]), seed=seed)
 
 
+_RECIPE_BUILDERS = {}
+
+
+def recipe_builder(function_or_name):
+    """Registers a builder that a recipe's first stage may call by name (``"build": {"builder": NAME}``).
+
+    ``@recipe_builder`` registers the decorated function under its ``__name__``,
+    ``@recipe_builder("name")`` under ``name``; the function is returned unchanged. A builder
+    returns an untrained, uncompiled model; annotate it with that model's class (``-> GAN``) so
+    that a recipe's ``optimizers`` are checked against the class's ``optimizer_names`` before
+    anything is built (without the annotation they are checked against those of every family).
+    Registering another function under a name already taken raises ``ValueError`` (the same
+    function again, or its new definition when its module is reloaded, replaces it).
+
+    Example:
+
+    ```python
+    @keras_genai.models.recipe_builder
+    def tiny_gaussian(image_shape=(4, 4, 1), seed=None) -> Gaussian:
+        return Gaussian(image_shape, seed=seed)
+
+    keras_genai.models.recipe_builders()["tiny_gaussian"]  # the function
+    ```
+    """
+    if isinstance(function_or_name, str):
+        name = function_or_name
+        if not name.isidentifier():
+            raise ValueError(f"a recipe builder's name must be a Python identifier, got {name!r}")
+        return lambda function: _register_builder(name, function)
+    return _register_builder(getattr(function_or_name, "__name__", None), function_or_name)
+
+
+def _register_builder(name, function):
+    if not callable(function) or not isinstance(name, str):
+        raise TypeError(f"recipe_builder registers a function (a builder of a model), got {function!r}")
+    known = _RECIPE_BUILDERS.get(name)
+    if known is not None and known is not function and \
+            (known.__module__, known.__qualname__) != (function.__module__, function.__qualname__):
+        raise ValueError(f"a recipe builder named {name!r} is registered already ({known.__module__}."
+                         f"{known.__qualname__}); give {function.__module__}.{function.__qualname__} another name "
+                         "(@recipe_builder(\"other_name\"))")
+    _RECIPE_BUILDERS[name] = function
+    return function
+
+
+def recipe_builders():
+    """The registered recipe builders, ``{name: function}`` (a copy; see ``recipe_builder``)."""
+    return dict(_RECIPE_BUILDERS)
+
+
 class GenerativeModel(keras.Model):
     """Base class of every family: states what the zoo needs from it (module docstring).
 
@@ -97,6 +153,8 @@ class GenerativeModel(keras.Model):
     export_tolerances = {}
     # ``jit_compile`` of the one-optimizer ``compile`` when the caller does not set it.
     jit_compile_default = "auto"
+    # The compile-config keys of the model's optimizers: those a recipe stage's ``optimizers`` sets.
+    optimizer_names = ("optimizer",)
 
     @property
     def conditional(self):
@@ -181,6 +239,15 @@ class GenerativeModel(keras.Model):
         """The card's section showing what the model makes (Markdown lines; [] for none)."""
         return ["## Samples", "", "![samples](samples.png)", "", "`model.preview(64, seed=0)`", ""]
 
+    @classmethod
+    def card_metrics(cls, key, results):
+        """The card's Markdown lines for one evaluation, ``metrics[key]`` of metadata.json (a dict;
+        plain numbers of ``metrics`` are listed by the card itself). The default is the table of
+        the sample-quality protocol (FID, KID, IS, precision/recall; ``default_evaluation``)."""
+        from keras_genai.zoo import preset
+
+        return preset.sample_quality_table(key, results)
+
     # ----------------------------------------------------------------- export
     def export_signatures(self):
         """Named serving endpoints: ``{name: (function, [tf.TensorSpec, ...])}``; ``serving_default``
@@ -195,6 +262,73 @@ class GenerativeModel(keras.Model):
 
     def _unknown_signature(self, signature):
         return KeyError(f"unknown signature {signature!r}; expected one of {sorted(self.export_signatures())}")
+
+    def _export_signature(self, function, *inputs, draws=False):
+        """One entry of ``export_signatures()``, ``(endpoint, [tf.TensorSpec, ...])``, with the
+        inputs a class-conditional model adds, so that a family writes each signature once.
+
+        Args:
+            function: the outputs ({name: tensor}) of ``(*inputs, labels)``, or with ``draws`` of
+                ``(num_samples, *inputs, seed, labels)``; ``labels`` is None for an
+                unconditional model.
+            inputs: the signature's own inputs, named ``tf.TensorSpec`` objects.
+            draws: whether the signature draws samples. Unconditional, it then takes
+                ``num_samples`` () int32 first and ``seed`` () int64 last; conditional, ``labels``
+                (n,) int32 in place of ``num_samples`` (one sample per label). Without ``draws`` a
+                conditional model takes ``labels`` (batch,) int32 after ``inputs``.
+        The endpoint's parameters are named as its inputs (as the SavedModel signature's are).
+
+        Example:
+
+        ```python
+        def sample(num_samples, seed, labels):
+            return {"images": ...}
+
+        self._export_signature(sample, draws=True)
+        # unconditional: endpoint(num_samples, seed), [num_samples () int32, seed () int64]
+        # conditional:   endpoint(labels, seed),      [labels (None,) int32, seed () int64]
+        ```
+        """
+        labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
+        if draws:
+            seed_spec = tf.TensorSpec([], tf.int64, name="seed")
+            if self.conditional:
+                specs = [labels_spec, *inputs, seed_spec]
+
+                def endpoint(labels, *values):
+                    return function(tf.shape(labels)[0], *values, labels)
+            else:
+                specs = [tf.TensorSpec([], tf.int32, name="num_samples"), *inputs, seed_spec]
+
+                def endpoint(*values):
+                    return function(*values, None)
+        elif self.conditional:
+            specs = [*inputs, labels_spec]
+
+            def endpoint(*values):
+                return function(*values)
+        else:
+            specs = list(inputs)
+
+            def endpoint(*values):
+                return function(*values, None)
+        endpoint.__signature__ = inspect.Signature(
+            [inspect.Parameter(spec.name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for spec in specs])
+        return endpoint, specs
+
+    def _example_conditions(self, num_samples, seed=None):
+        """What ``example_inputs`` feeds a signature of ``_export_signature`` besides its own
+        inputs, and the labels that means: ``(inputs, labels)``. A conditional model takes the
+        labels ``0, 1, ...`` modulo ``num_classes`` (int32; ``{"labels": ...}``), an unconditional
+        one none (labels None). ``seed``: for a signature that draws, its seed (``{"seed": ...}``,
+        and ``{"num_samples": ...}`` when unconditional); None for the others."""
+        labels = np.arange(num_samples, dtype=np.int32) % self.num_classes if self.conditional else None
+        inputs = {"labels": labels} if self.conditional else {}
+        if seed is not None:
+            if not self.conditional:
+                inputs["num_samples"] = np.int32(num_samples)
+            inputs["seed"] = np.int64(seed)
+        return inputs, labels
 
     # ----------------------------------------------------------------- evaluation
     def default_evaluation(self, metadata, **options):
@@ -229,6 +363,21 @@ class GenerativeModel(keras.Model):
         """Metadata entries ``keras-genai train`` stores after training (e.g. ``{"metrics": ...}``);
         the default measures nothing: ``{}``."""
         return {}
+
+    def training_callbacks(self, samples_dir, log_dir=None, every=1):
+        """The callbacks that show how training goes (``keras_genai.callbacks.standard`` adds them):
+        for a model that ``generates`` images a PNG grid in ``samples_dir`` every ``every`` epochs
+        (``SampleGrid``) and, with a TensorBoard ``log_dir``, the same images there
+        (``TensorBoardImages``); for text a continuation of a fixed prompt (``TextSamples``); none
+        otherwise. All from fixed seeds, so that epochs compare."""
+        from keras_genai import callbacks
+
+        if self.generates == "images":
+            shown = [callbacks.SampleGrid(samples_dir, every=every)]
+            return shown + ([callbacks.TensorBoardImages(log_dir)] if log_dir is not None else [])
+        if self.generates == "text":
+            return [callbacks.TextSamples(samples_dir, every=every)]
+        return []
 
     # ----------------------------------------------------------------- one optimizer
     # The defaults for families trained by one optimizer (a family with more overrides them).

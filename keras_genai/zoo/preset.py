@@ -345,16 +345,24 @@ def family_of(folder):
     without building it; ``GenerativeModel`` itself when the file is missing or names a class
     that is not a registered family."""
     try:
-        registered = read_json(folder, CONFIG_FILE).get("registered_name")
+        config = read_json(folder, CONFIG_FILE)
     except PresetError:
         return GenerativeModel
+    return family_of_config(config)
+
+
+def family_of_config(config):
+    """The ``GenerativeModel`` class a serialized model (a config.json dict) names by its registered
+    name; ``GenerativeModel`` itself when it names a class that is not a registered family."""
+    registered = config.get("registered_name")
     family = keras.saving.get_registered_object(registered) if isinstance(registered, str) else None
     return family if isinstance(family, type) and issubclass(family, GenerativeModel) else GenerativeModel
 
 
 def render_model_card(metadata, family=GenerativeModel):
     """The model card (Markdown) for a preset's metadata; ``family``, the model's class, writes the
-    usage snippet and the section that shows what the model makes (``card_usage``, ``card_preview``)."""
+    usage snippet, the table of each evaluation and the section that shows what the model makes
+    (``card_usage``, ``card_metrics``, ``card_preview``)."""
     name = metadata["name"]
     lines = [f"# {name}", "", metadata.get("description", ""), ""]
     lines += ["## Use", "", "```python", "import keras_genai", f'model = keras_genai.zoo.load("{name}")']
@@ -373,10 +381,8 @@ def render_model_card(metadata, family=GenerativeModel):
     scalars = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
     lines += [f"- {key}: {stages.card_value(value)}" for key, value in scalars.items()]
     for key, value in metrics.items():
-        if key == "language":
-            lines += _language_section(value)
-        elif isinstance(value, dict):
-            lines += _likelihood_section(key, value) if "nll" in value else _evaluation_section(key, value)
+        if isinstance(value, dict):
+            lines += family.card_metrics(key, value)
     if not metrics:
         lines.append("No metrics measured yet.")
     lines.append("")
@@ -400,8 +406,9 @@ _METRIC_ROWS = [
 ]
 
 
-def _evaluation_section(title, results):
-    """A Markdown table for one evaluation run (``keras-genai evaluate`` or ``floor``)."""
+def sample_quality_table(title, results):
+    """Markdown lines: the table of one sample-quality evaluation (``keras-genai evaluate`` of an
+    image model, or ``floor``; ``metrics.evaluate``), headed ``### title``."""
     candidate = results.get("candidate") or f"{results.get('num_samples')} samples (seed {results.get('seed')})"
     if results.get("candidates"):
         candidate += f", each the most real of {results['candidates']} generator draws by the discriminator"
@@ -417,28 +424,13 @@ def _evaluation_section(title, results):
     if floor:
         lines += ["", f"Real-data floor under the same protocol ({floor.get('candidate')} vs {floor.get('reference')}): "
                   f"FID {floor['fid']:.3g}, IS {floor['is_mean']:.3g}; see the feature network's model card."]
-    if results.get("command"):
-        lines += ["", "```bash", results["command"], "```"]
-    return lines
+    return lines + command_lines(results)
 
 
-def _language_section(results):
-    """A Markdown table of a language model's loss per split (``keras-genai evaluate``)."""
-    lines = ["", "### Character-level loss", "",
-             "Consecutive non-overlapping windows of the model's context; every character after the "
-             "first of a window is predicted from the ones before it.", "",
-             "| split | nats / char | bits / char | perplexity | characters |", "| --- | --- | --- | --- | --- |"]
-    for split, r in results.items():
-        if isinstance(r, dict):
-            lines.append(f"| {split} | {r['nats_per_char']:.4f} | {r['bits_per_char']:.4f} | {r['perplexity']:.3f} "
-                         f"| {r['characters']} |")
-    if results.get("command"):
-        lines += ["", "```bash", results["command"], "```"]
-    return lines
-
-
-def _likelihood_section(title, results):
-    """A Markdown table for a likelihood evaluation (``keras-genai evaluate <vae preset>``)."""
+def likelihood_table(title, results):
+    """Markdown lines: the table of one test-likelihood evaluation of an image model (NLL exact or
+    an importance-weighted bound, ELBO, bits/dim; ``metrics.vae``, ``metrics.pixelcnn``), headed
+    ``### title``."""
     lines = ["", f"### {title}", "",
              f"{results.get('num_examples')} images of {results.get('reference')} "
              f"(binarization: {results.get('binarization', 'none')}); {results.get('likelihood', '')} likelihood; "
@@ -456,7 +448,10 @@ def _likelihood_section(title, results):
                      f"MNIST classifier) | {results['label_accuracy']:.2%} |")
     if results.get("seconds"):
         lines += ["", f"Evaluation time: {results['seconds']:.0f} s."]
-    if results.get("command"):
-        lines += ["", "```bash", results["command"], "```"]
-    return lines
+    return lines + command_lines(results)
+
+
+def command_lines(results):
+    """Markdown lines that end an evaluation's table: the command that measured it (none without one)."""
+    return ["", "```bash", results["command"], "```"] if results.get("command") else []
 

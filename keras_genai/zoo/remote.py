@@ -5,7 +5,9 @@ The cache (``cache_dir()``) holds ``downloads/<sha16>/<name>``, the verified dow
 pinned sha256). Nothing in the cache is trusted: the download is re-hashed on every use, and an
 unpacked preset is compared on every use, file by file (names, sizes, sha256), with the members
 of the verified archive; a folder that differs in any way (a changed, missing or extra file, a
-symlink) is rebuilt from the archive, never loaded.
+symlink) is rebuilt from the archive, never loaded. The archive is read once per use, into a
+private nameless copy hashed as it is read; the members are listed, compared and unpacked from
+that copy, so a file swapped or rewritten after the check cannot be what is unpacked.
 
 Bounds (far above any real preset, which is about 10 MB in at most 10 files): a download stops
 past its Content-Length or ``MAX_DOWNLOAD_BYTES``; an archive is refused, before anything is
@@ -16,6 +18,7 @@ partial files are deleted, and what a killed process left (a hidden staging fold
 download, named with its pid) is removed by the next unpack or download once that process is gone.
 """
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -167,7 +170,8 @@ def unpack_preset(archive, sha256, max_bytes=None, max_members=None):
 
     The archive holds the preset files at its top level or inside a single folder, and nothing
     but plain files and folders (no links or devices, no absolute or ``..`` names). On every call
-    the archive must have ``sha256`` (else ``ChecksumError``), and the cached folder
+    the archive is read once, into a private copy that must have ``sha256`` (else
+    ``ChecksumError``) and is the one listed and unpacked; the cached folder
     ``presets/<sha16>`` must hold exactly the archive's files, byte for byte; anything else found
     there is replaced by a fresh unpack, so a planted or altered folder is never returned.
 
@@ -190,22 +194,15 @@ def unpack_preset(archive, sha256, max_bytes=None, max_members=None):
     key = sha256[:16]
     presets = os.path.join(cache_dir(), "presets")
     target = os.path.join(presets, key)
-    with open(archive, "rb") as f:  # one open file: hashed, listed and unpacked, so a swap of the path cannot slip in
-        digest = hashlib.sha256()
-        for block in iter(lambda: f.read(_BLOCK), b""):
-            digest.update(block)
-        if digest.hexdigest() != sha256:
-            raise ChecksumError(f"preset archive {archive} has sha256 {digest.hexdigest()}, expected {sha256}; "
-                                "nothing was loaded")
+    os.makedirs(presets, exist_ok=True)
+    with _verified_copy(archive, sha256, presets, prefix=f".{key}-{os.getpid()}-") as f:
         manifest = _read_archive(f, archive, limits)
         _remove_stale(presets, r"\.[0-9a-f]{16}-")  # staging and replaced folders of killed unpacks
         if not _folder_matches(target, manifest):
-            os.makedirs(presets, exist_ok=True)
             staging = tempfile.mkdtemp(dir=presets, prefix=f".{key}-{os.getpid()}-")
             try:
                 os.chmod(staging, 0o777 & ~_umask())  # mkdtemp creates 0700; a shared cache needs the umask's
-                if _read_archive(f, archive, limits, destination=staging) != manifest:
-                    raise PresetError(f"preset archive {archive} changed while it was unpacked; nothing was loaded")
+                _read_archive(f, archive, limits, destination=staging)
                 _publish(staging, target, manifest, presets, key)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -214,6 +211,29 @@ def unpack_preset(archive, sha256, max_bytes=None, max_members=None):
     if "metadata.json" not in manifest["files"] and len(visible) == 1 and visible[0] in manifest["dirs"]:
         return os.path.join(target, visible[0])
     return target
+
+
+@contextlib.contextmanager
+def _verified_copy(path, sha256, folder, prefix):
+    """An open private copy of the file ``path``, made in one read of it and checked against
+    ``sha256`` (``ChecksumError`` otherwise): what is checked is what the caller reads.
+
+    The copy is an anonymous temporary file in ``folder`` (``tempfile.TemporaryFile``: no name
+    another process could open, write or swap; where the system cannot make one nameless, it is
+    named ``<prefix>...`` and unlinked at once), gone when the block ends.
+    """
+    with tempfile.TemporaryFile(dir=folder, prefix=prefix) as copy:
+        digest = hashlib.sha256()
+        with open(path, "rb") as source:
+            for block in iter(lambda: source.read(_BLOCK), b""):
+                digest.update(block)
+                copy.write(block)
+        if digest.hexdigest() != sha256:
+            raise ChecksumError(f"preset archive {path} has sha256 {digest.hexdigest()}, expected {sha256}; "
+                                "nothing was loaded")
+        copy.flush()
+        copy.seek(0)
+        yield copy
 
 
 def _read_archive(f, archive, limits, destination=None):

@@ -18,9 +18,10 @@ its ``seed``, starting from the model the previous stage ended with. A stage's f
 - ``epochs`` (required, int >= 1); ``batch_size`` (int >= 1), ``seed`` (int; the data order, the
   first stage's initial weights and every stage's training noise) and ``dtype_policy`` (one of
   ``preset.DTYPE_POLICIES``): the previous stage's when absent (128, 0 and float32 for the first).
-- ``build`` (first stage only): ``{"builder": NAME, "arguments": {...}}``, a builder of
-  ``keras_genai.models`` (``BUILDERS``) called with these arguments (lists for tuples; ``seed``
-  comes from the stage). Without it the first stage builds the preset's own ``config.json``.
+- ``build`` (first stage only): ``{"builder": NAME, "arguments": {...}}``, a builder registered
+  with ``keras_genai.models.recipe_builder`` (``keras_genai.models.recipe_builders()``) called with
+  these arguments (lists for tuples; ``seed`` comes from the stage). Without it the first stage
+  builds the preset's own ``config.json``.
 - ``options`` (later stages): changed arguments of the first stage's builder (the model is
   rebuilt with them and keeps the previous stage's weights for every network whose layers are
   unchanged, e.g. ``refine_discriminator`` gives a new, randomly initialised discriminator), or,
@@ -28,9 +29,11 @@ its ``seed``, starting from the model the previous stage ended with. A stage's f
   (``generator_top_k``).
 - ``transform`` (later stages): ``{"name": NAME, "arguments": {...}}``, one of ``TRANSFORMS``,
   applied to the previous stage's model before this stage trains.
-- ``optimizers``: ``{"optimizer": ...}`` or a GAN's ``{"d_optimizer": ..., "g_optimizer": ...}``,
-  each a Keras optimizer in its serialized form (``{"class_name": "Adam", "config": {...}}``,
-  learning rates a number or a schedule such as ``HoldThenLinearDecay`` or ``PolynomialDecay``).
+- ``optimizers``: one entry for each of the model class's ``optimizer_names`` (``{"optimizer": ...}``,
+  a GAN's ``{"d_optimizer": ..., "g_optimizer": ...}``), each a Keras optimizer in its serialized
+  form (``{"class_name": "Adam", "config": {...}}``, learning rates a number or a schedule such as
+  ``HoldThenLinearDecay`` or ``PolynomialDecay``); the class is the one the first stage's builder
+  is annotated to return, else the one the preset's config.json names.
   Absent: the previous stage's; for the first stage, the preset's ``compile_config``.
 - ``sequence_length``, ``windows_per_epoch``: text data (language models).
 - ``note``: prose for the card.
@@ -48,12 +51,8 @@ from keras_genai.zoo.errors import PresetError
 
 STAGE_FIELDS = ("epochs", "batch_size", "seed", "dtype_policy", "build", "options", "transform", "optimizers",
                 "sequence_length", "windows_per_epoch", "note")
-# The builders a stage may call: functions of keras_genai.models that return an untrained model.
-BUILDERS = ("dcgan", "mlp_gan", "wgan_gp", "conditional_dcgan", "unconditional_vae", "conditional_vae",
-            "gated_pixelcnn", "masked_pixelcnn")
 # Named transforms between stages: function of keras_genai.models taking the model first.
 TRANSFORMS = ("fit_mixture_prior",)
-OPTIMIZER_KEYS = ("optimizer", "d_optimizer", "g_optimizer")
 DEFAULTS = {"batch_size": 128, "seed": 0, "dtype_policy": "float32"}
 
 
@@ -99,6 +98,7 @@ def check_plan(stages, config=None):
         raise ValueError("a recipe is a non-empty list of stages")
     compile_config = (config or {}).get("compile_config") or {}
     model_options = set((config or {}).get("config", {}))
+    model_class = _registered_class(config)  # the preset's; the first stage's builder says its own
     builder = None
     transformed = False
     current = dict(DEFAULTS)
@@ -130,7 +130,8 @@ def check_plan(stages, config=None):
             if number != 1:
                 raise ValueError(f"{where}: only the first stage builds a model ('build'); later stages change "
                                  "it with 'options' or a 'transform'")
-            builder = _check_call(stage["build"], "builder", BUILDERS, where, "build", first_is_model=False)
+            builder = _check_call(stage["build"], "builder", builders(), where, "build", first_is_model=False)
+            model_class = builder_class(builder) or model_class
             if "seed" in stage["build"].get("arguments", {}):
                 raise ValueError(f"{where}: put the seed in the stage's 'seed', not in the builder's arguments "
                                  "(it seeds the initial weights and the training noise)")
@@ -138,7 +139,7 @@ def check_plan(stages, config=None):
             if number == 1:
                 raise ValueError(f"{where}: a transform changes the previous stage's model; the first stage has "
                                  "none (give it a 'build' instead)")
-            _check_call(stage["transform"], "name", TRANSFORMS, where, "transform", first_is_model=True)
+            _check_call(stage["transform"], "name", transforms(), where, "transform", first_is_model=True)
             transformed = True
         if "options" in stage:
             if number == 1:
@@ -146,7 +147,7 @@ def check_plan(stages, config=None):
                                  "changes them in later stages")
             _check_options(stage["options"], builder, transformed, model_options, where)
         if "optimizers" in stage:
-            _check_optimizers(stage["optimizers"], where, compile_config)
+            _check_optimizers(stage["optimizers"], where, compile_config, model_class)
             current_optimizers = stage["optimizers"]
         elif current_optimizers is not None:  # the previous stage's, written out: each stage reads alone
             stage["optimizers"] = copy.deepcopy(current_optimizers)
@@ -162,18 +163,54 @@ def _check_positive(value, what):
         raise ValueError(f"{what} must be a positive integer, got {value!r}")
 
 
-def _check_call(call, key, names, where, field, first_is_model):
-    """Checks a ``{key: NAME, "arguments": {...}}`` call against the function's signature; returns it."""
+def builders():
+    """The builders a recipe's first stage may call, ``{name: function}``: those registered with
+    ``keras_genai.models.recipe_builder`` (the shipped families' are registered when
+    ``keras_genai.models`` is imported)."""
     import keras_genai.models
 
+    return keras_genai.models.recipe_builders()
+
+
+def transforms():
+    """The named transforms between stages, ``{name: function}`` (``TRANSFORMS``)."""
+    import keras_genai.models
+
+    return {name: getattr(keras_genai.models, name) for name in TRANSFORMS}
+
+
+def builder_class(builder):
+    """The ``GenerativeModel`` class a builder's return annotation names (``-> GAN``), None without one."""
+    from keras_genai.models.base import GenerativeModel
+
+    try:
+        returns = inspect.signature(builder, eval_str=True).return_annotation
+    except (NameError, TypeError, ValueError, SyntaxError):  # an annotation that does not resolve
+        return None
+    return returns if isinstance(returns, type) and issubclass(returns, GenerativeModel) else None
+
+
+def _registered_class(config):
+    """The ``GenerativeModel`` class a config.json dict names, None when it names none."""
+    if not config:
+        return None
+    from keras_genai.zoo import preset
+
+    family = preset.family_of_config(config)
+    return None if family is preset.GenerativeModel else family
+
+
+def _check_call(call, key, functions, where, field, first_is_model):
+    """Checks a ``{key: NAME, "arguments": {...}}`` call of one of ``functions`` ({name: function})
+    against the function's signature; returns the function."""
     if not isinstance(call, dict) or set(call) - {key, "arguments"} or not isinstance(call.get(key), str):
         raise ValueError(f"{where}: '{field}' must be {{\"{key}\": NAME, \"arguments\": {{...}}}}, got {call!r}")
-    if call[key] not in names:
-        raise ValueError(f"{where}: unknown {field} {call[key]!r}; known: {', '.join(names)}")
+    if call[key] not in functions:
+        raise ValueError(f"{where}: unknown {field} {call[key]!r}; known: {', '.join(functions)}")
     arguments = call.get("arguments", {})
     if not isinstance(arguments, dict):
         raise ValueError(f"{where}: '{field}.arguments' must be an object, got {arguments!r}")
-    function = getattr(keras_genai.models, call[key])
+    function = functions[call[key]]
     parameters = list(inspect.signature(function).parameters)[1 if first_is_model else 0:]
     unknown = sorted(set(arguments) - set(parameters))
     if unknown:
@@ -195,19 +232,42 @@ def _check_options(options, builder, transformed, model_options, where):
                          f"{', '.join(sorted(known))}")
 
 
-def _check_optimizers(optimizers, where, compile_config):
-    if not isinstance(optimizers, dict) or not optimizers or set(optimizers) - set(OPTIMIZER_KEYS):
-        raise ValueError(f"{where}: 'optimizers' must be an object with 'optimizer' or 'd_optimizer' and "
-                         f"'g_optimizer', got {optimizers!r}")
-    expected = [key for key in OPTIMIZER_KEYS if key in compile_config]
-    if expected and sorted(optimizers) != sorted(expected):
-        raise ValueError(f"{where}: this model trains with {', '.join(expected)}; the stage gives "
-                         f"{', '.join(sorted(optimizers))}")
+def _check_optimizers(optimizers, where, compile_config, model_class):
+    """A stage's optimizers: those of ``model_class.optimizer_names``, each of them; when the class
+    is not known, names of some family's optimizers, those of ``compile_config`` if it has any."""
+    if model_class is not None:
+        names = tuple(model_class.optimizer_names)
+        if not isinstance(optimizers, dict) or sorted(optimizers) != sorted(names):
+            raise ValueError(f"{where}: 'optimizers' must be an object with {', '.join(map(repr, names))} (the "
+                             f"optimizers of {model_class.__name__}), got {optimizers!r}")
+    else:
+        names = optimizer_names()
+        if not isinstance(optimizers, dict) or not optimizers or set(optimizers) - set(names):
+            raise ValueError(f"{where}: 'optimizers' must be an object of a model's optimizers "
+                             f"({', '.join(map(repr, names))}), got {optimizers!r}")
+        expected = [key for key in names if key in compile_config]
+        if expected and sorted(optimizers) != sorted(expected):
+            raise ValueError(f"{where}: this model trains with {', '.join(expected)}; the stage gives "
+                             f"{', '.join(sorted(optimizers))}")
     for key, optimizer in optimizers.items():
         try:
             deserialize_optimizer(optimizer)
         except Exception as error:  # Keras raises ValueError, TypeError or KeyError for bad configs
             raise ValueError(f"{where}: 'optimizers.{key}' is not a Keras optimizer config: {error}") from None
+
+
+def optimizer_names():
+    """Every optimizer name of the known families (``GenerativeModel.optimizer_names`` of each
+    subclass), in a stable order: ``("optimizer", "d_optimizer", "g_optimizer", ...)``."""
+    import keras_genai.models  # noqa: F401 (the shipped families)
+    from keras_genai.models.base import GenerativeModel
+
+    names, pending = list(GenerativeModel.optimizer_names), [GenerativeModel]
+    while pending:
+        family = pending.pop(0)
+        names += [name for name in family.optimizer_names if name not in names]
+        pending += family.__subclasses__()
+    return tuple(names)
 
 
 def deserialize_optimizer(config):
@@ -249,7 +309,6 @@ def build_first(stage, seed, dtype, preset_folder):
     """The untrained model of the first stage, computing under ``dtype`` (None: float32)."""
     import keras
 
-    import keras_genai.models
     from keras_genai.zoo import preset
 
     keras.utils.set_random_seed(seed)
@@ -257,7 +316,7 @@ def build_first(stage, seed, dtype, preset_folder):
         noise_seed = seed if preset.has_noise_seed(preset.read_json(preset_folder, preset.CONFIG_FILE)) else None
         model, _ = preset.build_model(preset_folder, dtype=dtype, seed=noise_seed)
         return model
-    builder = getattr(keras_genai.models, stage["build"]["builder"])
+    builder = builders()[stage["build"]["builder"]]
     model = builder(**_builder_arguments(builder, stage["build"].get("arguments", {}), seed))
     return copy_model(model, dtype=dtype, seed=seed) if dtype else model
 
@@ -271,16 +330,14 @@ def next_model(previous, stage, first_stage, builder_options, transformed_before
     Returns ``(model, notes)``: notes name the networks kept and the new ones."""
     import keras
 
-    import keras_genai.models
-
     notes = {}
     model = previous
     if "transform" in stage:
-        transform = getattr(keras_genai.models, stage["transform"]["name"])
+        transform = transforms()[stage["transform"]["name"]]
         model = transform(model, **_json_arguments(stage["transform"].get("arguments", {})))
     if "options" in stage:
         if "build" in first_stage and not transformed_before and "transform" not in stage:
-            builder = getattr(keras_genai.models, first_stage["build"]["builder"])
+            builder = builders()[first_stage["build"]["builder"]]
             arguments = {**first_stage["build"].get("arguments", {}), **builder_options}
             keras.utils.set_random_seed(seed)
             rebuilt = builder(**_builder_arguments(builder, arguments, seed))
@@ -402,6 +459,15 @@ def card_lines(metadata):
             lines += ["", "Command of the run:", "", "```bash", log["command"], "```"]
         lines.append("")
     return lines
+
+
+def stage_line(stage, number):
+    """Stage ``number`` of a checked plan in one line, as ``keras-genai info`` prints it (the cells
+    of its row in the card's table): ``stage 1: 20 epochs, batch 128, seed 0, float32; model: ...;
+    optimizers: ...``."""
+    return (f"stage {number}: {stage.get('epochs')} epochs, batch {stage.get('batch_size', '')}, "
+            f"seed {stage.get('seed', '')}, {stage.get('dtype_policy', '')}; model: {_model_cell(stage, number)}; "
+            f"optimizers: {_optimizers_cell(stage, number)}")
 
 
 def _model_cell(stage, number):

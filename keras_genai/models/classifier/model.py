@@ -88,6 +88,20 @@ class Classifier(GenerativeModel, Functional):
     def card_preview(cls, metadata):
         return []
 
+    @classmethod
+    def card_metrics(cls, key, results):
+        """The test scores of ``default_evaluation`` (accuracy and loss) as a table; the real-data
+        floors stored in this card (``keras-genai floor --update-card``) as the base's table."""
+        if "test_accuracy" not in results:
+            return super().card_metrics(key, results)
+        from keras_genai.zoo import preset
+
+        lines = ["", f"### {key}", "", "The test split of the preset's dataset, every image once.", "",
+                 "| metric | value |", "| --- | --- |", f"| accuracy | {results['test_accuracy']:.2%} |"]
+        if "test_loss" in results:
+            lines.append(f"| cross-entropy loss (nats per image) | {results['test_loss']:.4f} |")
+        return lines + preset.command_lines(results)
+
     def training_data(self, dataset, recipe, batch_size, seed, start_epoch=0, steps_per_epoch=None, data_dir=None,
                       manual_dir=None):
         """The labelled images of the preset's dataset split."""

@@ -135,6 +135,8 @@ class GAN(GenerativeModel):
     def from_config(cls, config):
         return cls(**config)
 
+    optimizer_names = ("d_optimizer", "g_optimizer")  # the compile config's optimizers (recipe stages)
+
     def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
         """Sets the two optimizers. Defaults: Adam(2e-4, beta_1=0.5) as in DCGAN, or for the
         wasserstein loss Adam(1e-4, beta_1=0, beta_2=0.9) as in WGAN-GP.
@@ -316,8 +318,10 @@ class GAN(GenerativeModel):
                 generator draws that the discriminator rates most real (discriminator-ranked
                 sampling; see ``best_of_candidates``). It trades diversity for fidelity and
                 runs both networks on ``num_samples * candidates`` images; equal to the
-                exported ``sample_ranked`` signature. The draws are laid out per image, so
-                ``sample(n, seed, candidates=m)`` is not a filtered ``sample(n, seed)``. With
+                exported ``sample_ranked`` signature, and like it refuses (``ValueError``) more
+                than ``MAX_RANKED_DRAWS`` draws (``num_samples * candidates``) in one call. The
+                draws are laid out per image, so ``sample(n, seed, candidates=m)`` is not a
+                filtered ``sample(n, seed)``. With
                 ``candidates > batch_size`` an image's candidates are scored ``batch_size`` at
                 a time and the best one wins (the first of equal scores, as in one call).
         Returns:
@@ -327,6 +331,7 @@ class GAN(GenerativeModel):
         seed = sampling.check_seed(seed)
         batch_size = image_utils.check_count(batch_size, "batch_size")
         candidates = image_utils.check_count(candidates, "candidates")
+        check_ranked_draws(num_samples, candidates)
         labels = self.check_labels(labels, num_samples)
         sampling.check_result_bytes(num_samples * int(np.prod(self.image_shape)), f"sample({num_samples})")
         images = np.empty((num_samples, *self.image_shape), np.uint8)
@@ -391,56 +396,33 @@ class GAN(GenerativeModel):
         - ``serving_default``: z (batch, latent_dim) float32 -> images float32 in [-1, 1];
         - ``sample``: num_samples int32 scalar, seed int64 scalar -> images uint8 (stateless);
         - ``sample_ranked``: num_samples, candidates int32 scalars, seed -> images uint8, equal
-          to ``sample(num_samples, seed, candidates=candidates)``.
+          to ``sample(num_samples, seed, candidates=candidates)``; more than ``MAX_RANKED_DRAWS``
+          draws (``num_samples * candidates``, counted in int64) fail with InvalidArgumentError.
         Conditional: ``serving_default`` also takes labels (batch,) int32, and ``sample`` and
         ``sample_ranked`` take labels (n,) int32 in place of num_samples (one image per label).
         """
         generator, discriminator = self.sampling_generator, self.discriminator
-        latent_dim = self.latent_dim
-        z_spec = tf.TensorSpec([None, latent_dim], tf.float32, name="z")
-        seed_spec = tf.TensorSpec([], tf.int64, name="seed")
-        candidates_spec = tf.TensorSpec([], tf.int32, name="candidates")
-        conditional = self.conditional
+        latent_dim, conditional = self.latent_dim, self.conditional
 
-        def ranked(num_samples, labels, candidates, seed):
+        def generate(z, labels):
+            return {"images": self._generate(generator, z, labels, training=False)}
+
+        def sample(num_samples, seed, labels):
+            z = latent_noise(num_samples, seed, latent_dim)
+            return {"images": image_utils.to_uint8(self._generate(generator, z, labels, training=False))}
+
+        def sample_ranked(num_samples, candidates, seed, labels):
             candidates = _positive(candidates)
-            z = latent_noise(num_samples * candidates, seed, latent_dim)
+            z = latent_noise(_served_draws(num_samples, candidates), seed, latent_dim)
             return {"images": image_utils.to_uint8(
                 best_of_candidates(generator, discriminator, z, labels, candidates, conditional))}
 
-        if not conditional:
-            def generate(z):
-                return {"images": generator(z, training=False)}
-
-            def sample(num_samples, seed):
-                z = latent_noise(num_samples, seed, latent_dim)
-                return {"images": image_utils.to_uint8(generator(z, training=False))}
-
-            def sample_ranked(num_samples, candidates, seed):
-                return ranked(num_samples, None, candidates, seed)
-
-            count_spec = tf.TensorSpec([], tf.int32, name="num_samples")
-            return {
-                "serving_default": (generate, [z_spec]),
-                "sample": (sample, [count_spec, seed_spec]),
-                "sample_ranked": (sample_ranked, [count_spec, candidates_spec, seed_spec]),
-            }
-
-        def generate_conditional(z, labels):
-            return {"images": generator([z, labels], training=False)}
-
-        def sample_conditional(labels, seed):
-            z = latent_noise(tf.shape(labels)[0], seed, latent_dim)
-            return {"images": image_utils.to_uint8(generator([z, labels], training=False))}
-
-        def sample_ranked_conditional(labels, candidates, seed):
-            return ranked(tf.shape(labels)[0], labels, candidates, seed)
-
-        labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
+        z_spec = tf.TensorSpec([None, latent_dim], tf.float32, name="z")
+        candidates_spec = tf.TensorSpec([], tf.int32, name="candidates")
         return {
-            "serving_default": (generate_conditional, [z_spec, labels_spec]),
-            "sample": (sample_conditional, [labels_spec, seed_spec]),
-            "sample_ranked": (sample_ranked_conditional, [labels_spec, candidates_spec, seed_spec]),
+            "serving_default": self._export_signature(generate, z_spec),
+            "sample": self._export_signature(sample, draws=True),
+            "sample_ranked": self._export_signature(sample_ranked, candidates_spec, draws=True),
         }
 
     edge_signature = "serving_default"
@@ -448,14 +430,12 @@ class GAN(GenerativeModel):
     def example_inputs(self, signature, num_samples=2, seed=0):
         """Inputs (numpy, by name) for one of ``export_signatures()``, and the Keras result
         they must give: ``(inputs, expected)``."""
-        labels = np.arange(num_samples, dtype=np.int32) % self.num_classes if self.conditional else None
         if signature == "serving_default":
+            inputs, labels = self._example_conditions(num_samples)
             z = self.noise(num_samples, seed=seed).numpy()
-            inputs = {"z": z, **({"labels": labels} if self.conditional else {})}
-            return inputs, self.generate(z, labels=labels)
+            return {"z": z, **inputs}, self.generate(z, labels=labels)
         if signature in ("sample", "sample_ranked"):
-            inputs = {"labels": labels} if self.conditional else {"num_samples": np.int32(num_samples)}
-            inputs["seed"] = np.int64(seed)
+            inputs, labels = self._example_conditions(num_samples, seed)
             candidates = EXAMPLE_CANDIDATES if signature == "sample_ranked" else 1
             if candidates > 1:
                 inputs["candidates"] = np.int32(candidates)
@@ -508,6 +488,30 @@ def _positive(candidates):
     check = tf.debugging.assert_greater_equal(candidates, 1, message="candidates must be a positive integer")
     with tf.control_dependencies([check]):
         return tf.identity(candidates)
+
+
+# The most generator draws (``num_samples * candidates``) one ranked sampling call makes: the
+# served graph holds them in one tensor whose shape, row indices and gather indices are int32.
+MAX_RANKED_DRAWS = 2**31 - 1
+_TOO_MANY_DRAWS = (f"num_samples * candidates must be at most {MAX_RANKED_DRAWS} generator draws per call (they "
+                   "are indexed in int32); ask for fewer images or candidates per call")
+
+
+def check_ranked_draws(num_samples, candidates):
+    """Refuses (``ValueError``) a ranked request of more than ``MAX_RANKED_DRAWS`` draws, which the
+    exported ``sample_ranked`` signature could not make either."""
+    if num_samples * candidates > MAX_RANKED_DRAWS:
+        raise ValueError(f"sample({num_samples}, candidates={candidates}) needs {num_samples * candidates:,} draws; "
+                         + _TOO_MANY_DRAWS)
+
+
+def _served_draws(num_samples, candidates):
+    """``num_samples * candidates`` of the served graph as int32, multiplied in int64 and checked
+    against ``MAX_RANKED_DRAWS`` first (an int32 product would wrap around)."""
+    draws = tf.cast(num_samples, tf.int64) * tf.cast(candidates, tf.int64)
+    check = tf.debugging.assert_less_equal(draws, tf.constant(MAX_RANKED_DRAWS, tf.int64), message=_TOO_MANY_DRAWS)
+    with tf.control_dependencies([check]):
+        return tf.cast(draws, tf.int32)
 
 
 def _check_options(loss, discriminator_steps, gradient_penalty, ema_decay, num_classes, generator_top_k):

@@ -130,6 +130,19 @@ class GPT(GenerativeModel):
     generates = "text"
     jit_compile_default = False  # as every shipped GPT was trained
 
+    def compile(self, optimizer=None, **kwargs):
+        """Sets the optimizer; other keyword arguments (``steps_per_execution``, ``jit_compile``, ...)
+        go to ``keras.Model.compile`` (``jit_compile`` defaults to False).
+
+        The default (``default_optimizer()``) is the optimizer of the ``gpt_shakespeare`` recipe
+        at a constant learning rate: ``AdamW(learning_rate=1e-3, weight_decay=0.05, beta_1=0.9,
+        beta_2=0.99, clipnorm=1.0)``. The preset's own schedule (warm-up to 1.5e-3 over 100 steps,
+        cosine decay to 1.5e-4 at step 3,000) is fitted to its run length, so it is not the
+        default; ``keras_genai.zoo.load("gpt_shakespeare")`` compiles with it, and
+        ``keras_genai.zoo.recipe.retuned`` rescales it.
+        """
+        super().compile(optimizer=default_optimizer() if optimizer is None else optimizer, **kwargs)
+
     # ------------------------------------------------------------------ network
     def _embed(self, tokens, positions, training=False):
         x = self.token_embedding(tokens) + self.position_embedding(positions)
@@ -469,6 +482,23 @@ class GPT(GenerativeModel):
                 f"temperature={sample['temperature']}, seed={sample['seed']})`:", "", "```text", sample["text"], "```",
                 ""]
 
+    @classmethod
+    def card_metrics(cls, key, results):
+        """The ``language`` evaluation (``default_evaluation``) as a table of the loss per split."""
+        if key != "language":
+            return super().card_metrics(key, results)
+        from keras_genai.zoo import preset
+
+        lines = ["", "### Character-level loss", "",
+                 "Consecutive non-overlapping windows of the model's context; every character after the "
+                 "first of a window is predicted from the ones before it.", "",
+                 "| split | nats / char | bits / char | perplexity | characters |", "| --- | --- | --- | --- | --- |"]
+        for split, r in results.items():
+            if isinstance(r, dict):
+                lines.append(f"| {split} | {r['nats_per_char']:.4f} | {r['bits_per_char']:.4f} | {r['perplexity']:.3f} "
+                             f"| {r['characters']} |")
+        return lines + preset.command_lines(results)
+
     def default_evaluation(self, metadata, **options):
         """``keras-genai evaluate``: loss per character on the validation and test splits of the
         preset's text (``metrics.language``); stored as ``language``."""
@@ -515,6 +545,20 @@ class GPT(GenerativeModel):
         text = self.generate(prompt, max_new_tokens, temperature=temperature, seed=seed)
         return {"prompt": prompt, "max_new_tokens": max_new_tokens, "temperature": temperature, "seed": seed,
                 "text": text}
+
+
+def default_optimizer():
+    """The optimizer ``GPT.compile()`` uses when none is given: AdamW with the ``gpt_shakespeare``
+    recipe's weight decay (0.05), betas (0.9, 0.99) and gradient clipping (norm 1.0) at a constant
+    learning rate of 1e-3.
+
+    Example:
+
+    ```python
+    gpt.compile(optimizer=keras_genai.models.gpt.default_optimizer())  # the same as gpt.compile()
+    ```
+    """
+    return keras.optimizers.AdamW(learning_rate=1e-3, weight_decay=0.05, beta_1=0.9, beta_2=0.99, clipnorm=1.0)
 
 
 class _Untracked:

@@ -34,7 +34,7 @@ import tensorflow as tf
 from keras_genai import distribution
 from keras_genai.models import images as image_utils
 from keras_genai.models import sampling
-from keras_genai.models.base import GenerativeModel, check_num_classes
+from keras_genai.models.base import GenerativeModel, check_num_classes, recipe_builder
 from keras_genai.nets import pixelcnn as nets
 
 
@@ -393,46 +393,24 @@ class PixelCNN(GenerativeModel):
           int64 -> ``images`` uint8 in {0, 255}, equal to ``sample(n, seed)``.
         """
         self._gated_parts()  # decided eagerly, before tracing
-        images_spec = tf.TensorSpec([None, *self.image_shape], tf.float32, name="images")
-        labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
-        seed_spec = tf.TensorSpec([], tf.int64, name="seed")
         bits = float(self.num_dims * math.log(2.0))
 
-        def scores(images, labels=None):
+        def log_prob(images, labels):
             log_p = self._log_prob(images, labels)
             return {"log_prob": log_p, "bits_per_dim": -log_p / bits}
 
-        if not self.conditional:
-            def log_prob(images):
-                return scores(images)
-
-            def logits(images):
-                return {"logits": self._logits(images)}
-
-            def sample(num_samples, seed):
-                return {"images": self._sample_images(num_samples, seed)}
-
-            return {
-                "serving_default": (log_prob, [images_spec]),
-                "log_prob": (log_prob, [images_spec]),
-                "logits": (logits, [images_spec]),
-                "sample": (sample, [tf.TensorSpec([], tf.int32, name="num_samples"), seed_spec]),
-            }
-
-        def log_prob_conditional(images, labels):
-            return scores(images, labels)
-
-        def logits_conditional(images, labels):
+        def logits(images, labels):
             return {"logits": self._logits(images, labels)}
 
-        def sample_conditional(labels, seed):
-            return {"images": self._sample_images(tf.shape(labels)[0], seed, labels)}
+        def sample(num_samples, seed, labels):
+            return {"images": self._sample_images(num_samples, seed, labels)}
 
+        images_spec = tf.TensorSpec([None, *self.image_shape], tf.float32, name="images")
         return {
-            "serving_default": (log_prob_conditional, [images_spec, labels_spec]),
-            "log_prob": (log_prob_conditional, [images_spec, labels_spec]),
-            "logits": (logits_conditional, [images_spec, labels_spec]),
-            "sample": (sample_conditional, [labels_spec, seed_spec]),
+            "serving_default": self._export_signature(log_prob, images_spec),
+            "log_prob": self._export_signature(log_prob, images_spec),
+            "logits": self._export_signature(logits, images_spec),
+            "sample": self._export_signature(sample, draws=True),
         }
 
     edge_signature = "logits"
@@ -443,8 +421,7 @@ class PixelCNN(GenerativeModel):
     def example_inputs(self, signature, num_samples=2, seed=0):
         """Inputs (numpy, by name) for one of ``export_signatures()`` and the Keras result they
         must give: ``(inputs, expected)``."""
-        labels = np.arange(num_samples, dtype=np.int32) % self.num_classes if self.conditional else None
-        extra = {"labels": labels} if self.conditional else {}
+        extra, labels = self._example_conditions(num_samples)
         if signature in ("serving_default", "log_prob", "logits"):
             rng = np.random.default_rng(seed)
             images = (rng.random((num_samples, *self.image_shape)) < 0.3).astype(np.float32)
@@ -456,9 +433,7 @@ class PixelCNN(GenerativeModel):
                     {"log_prob": log_p.astype(np.float32),
                      "bits_per_dim": (-log_p / (self.num_dims * math.log(2.0))).astype(np.float32)})
         if signature == "sample":
-            inputs = dict(extra) if self.conditional else {"num_samples": np.int32(num_samples)}
-            inputs["seed"] = np.int64(seed)
-            return inputs, self.sample(num_samples, seed=seed, labels=labels)
+            return self._example_conditions(num_samples, seed)[0], self.sample(num_samples, seed=seed, labels=labels)
         raise self._unknown_signature(signature)
 
     # ----------------------------------------------------------------- the zoo's questions
@@ -470,6 +445,13 @@ class PixelCNN(GenerativeModel):
                 "log_p = model.log_prob(x)  # exact log-likelihood, nats per image",
                 "bpd = model.bits_per_dim(x)"]
 
+    @classmethod
+    def card_metrics(cls, key, results):
+        """The exact test likelihood (``default_evaluation``) as its table; others as the base's."""
+        from keras_genai.zoo import preset
+
+        return preset.likelihood_table(key, results) if "nll" in results else super().card_metrics(key, results)
+
     def default_evaluation(self, metadata, num_examples=None, batch_size=500, **options):
         """``keras-genai evaluate``: the exact test NLL (nats per image, bits/dim) on the fixed
         binarization of the test split (``metrics.pixelcnn.evaluate_pixelcnn``); stored as
@@ -480,8 +462,9 @@ class PixelCNN(GenerativeModel):
                                                                      num_examples=num_examples, batch_size=batch_size)
 
 
+@recipe_builder
 def gated_pixelcnn(image_shape=(28, 28, 1), filters=64, num_layers=7, kernel_size=3, first_kernel_size=7,
-                   output_units=(256,), num_classes=None, seed=None):
+                   output_units=(256,), num_classes=None, seed=None) -> PixelCNN:
     """A Bernoulli PixelCNN on the gated network (vertical + horizontal stacks, no blind spot);
     see ``keras_genai.nets.gated_pixelcnn`` for the arguments. Uncompiled."""
     network = nets.gated_pixelcnn(image_shape, filters=filters, num_layers=num_layers, kernel_size=kernel_size,
@@ -490,8 +473,9 @@ def gated_pixelcnn(image_shape=(28, 28, 1), filters=64, num_layers=7, kernel_siz
     return PixelCNN(network, num_classes=num_classes, seed=seed, name="gated_pixelcnn")
 
 
+@recipe_builder
 def masked_pixelcnn(image_shape=(28, 28, 1), filters=64, num_layers=7, kernel_size=3, first_kernel_size=7,
-                    output_units=(256,), num_classes=None, seed=None):
+                    output_units=(256,), num_classes=None, seed=None) -> PixelCNN:
     """A Bernoulli PixelCNN on the original masked-convolution network (type A, then type-B
     residual blocks; it has the blind spot). Uncompiled."""
     network = nets.masked_pixelcnn(image_shape, filters=filters, num_layers=num_layers, kernel_size=kernel_size,

@@ -4,6 +4,7 @@
 likelihood's range: {0, 1} (binarized) for "bernoulli", [-1, 1] for "gaussian" and "logistic".
 """
 
+from keras_genai.models.base import recipe_builder
 from keras_genai.models.vae import likelihoods
 from keras_genai.models.vae.model import VAE
 from keras_genai.nets import vae as nets
@@ -24,8 +25,9 @@ def _nets(kind, image_shape, latent_dim, likelihood, num_classes, width):
     raise ValueError(f"nets must be 'mlp' or 'conv', got {kind!r}")
 
 
+@recipe_builder
 def unconditional_vae(image_shape=(28, 28, 1), latent_dim=32, likelihood="bernoulli", nets="mlp", width=None,
-                      beta=1.0, kl_warmup_steps=0, seed=None):
+                      beta=1.0, kl_warmup_steps=0, seed=None) -> VAE:
     """A VAE (β-VAE for ``beta != 1``).
 
     Args:
@@ -39,8 +41,9 @@ def unconditional_vae(image_shape=(28, 28, 1), latent_dim=32, likelihood="bernou
                name="vae" if beta == 1 else "beta_vae")
 
 
+@recipe_builder
 def conditional_vae(image_shape=(28, 28, 1), num_classes=10, latent_dim=32, likelihood="bernoulli", nets="mlp",
-                    width=None, beta=1.0, kl_warmup_steps=0, seed=None):
+                    width=None, beta=1.0, kl_warmup_steps=0, seed=None) -> VAE:
     """A conditional VAE: the label is embedded and given to both encoder and decoder;
     train on (images, labels) and ``sample(n, labels=...)``."""
     width = width if width is not None else ((512, 512) if nets == "mlp" else (32, 64))

@@ -12,13 +12,15 @@ it models:
   pixels and convert to bits/dim; params are location (in [-1, 1] units) and log-scale.
 
 A model takes a likelihood by its name (``VAE(likelihood="gaussian")``), checked against
-``LIKELIHOODS`` by ``check_name``; the name is what its config stores. GAN losses are given the
-same way (``GAN(loss="wasserstein")``, ``keras_genai.losses``).
+``LIKELIHOODS`` by ``check_name`` (``keras_genai.lookup``, the one check of a name); the name is what
+its config stores. GAN losses are given the same way (``GAN(loss="wasserstein")``, ``keras_genai.losses``).
 """
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
+
+from keras_genai import lookup
 
 tfd = tfp.distributions
 
@@ -29,11 +31,9 @@ _MIN_LOG_SCALE = -7.0
 
 
 def check_name(name):
-    """Returns ``name`` if it names a likelihood; ``ValueError`` listing the names otherwise."""
-    if not isinstance(name, str) or name not in LIKELIHOODS:
-        raise ValueError(f"unknown likelihood {name!r}; expected one of {list(LIKELIHOODS)} "
-                         "(a likelihood is given by its name)")
-    return name
+    """Returns ``name`` if it names a likelihood; ``ValueError`` listing the names otherwise
+    (``lookup.check_name``)."""
+    return lookup.check_name(name, LIKELIHOODS, "likelihood")
 
 
 def _split(params):

@@ -457,6 +457,14 @@ class VAE(GenerativeModel):
                  f"nll = model.importance_weighted_nll(x{data_arg}, k=5000)  # nats per image")
         return lines.split("\n")
 
+    @classmethod
+    def card_metrics(cls, key, results):
+        """A likelihood evaluation (``default_evaluation``: NLL bound, ELBO) as its table; others as
+        the base's."""
+        from keras_genai.zoo import preset
+
+        return preset.likelihood_table(key, results) if "nll" in results else super().card_metrics(key, results)
+
     def default_evaluation(self, metadata, k=5000, num_examples=None, num_samples=10_000, batch_size=500, seed=0,
                            **options):
         """``keras-genai evaluate``: the ELBO and importance-weighted NLL bound on the test split
@@ -480,52 +488,26 @@ class VAE(GenerativeModel):
         """
         encoder, decoder, name = self.encoder, self.decoder, self.likelihood
         latent_dim = self.latent_dim
-        z_spec = tf.TensorSpec([None, latent_dim], tf.float32, name="z")
-        images_spec = tf.TensorSpec([None, *self.image_shape], tf.float32, name="images")
-        labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
-        seed_spec = tf.TensorSpec([], tf.int64, name="seed")
 
-        def decode_images(z, labels=None):
+        def decode(z, labels):
             params = decoder([z, labels] if labels is not None else z, training=False)
-            return likelihoods.mean(name, params)
+            return {"images": likelihoods.mean(name, params)}
 
-        def encode_images(images, labels=None):
+        def encode(images, labels):
             mean, log_variance = encoder([images, labels] if labels is not None else images, training=False)
             return {"mean": tf.cast(mean, tf.float32), "log_variance": tf.cast(log_variance, tf.float32)}
 
-        if not self.conditional:
-            def decode(z):
-                return {"images": decode_images(z)}
-
-            def encode(images):
-                return encode_images(images)
-
-            def sample(num_samples, seed):
-                images = decode_images(latent_noise(num_samples, seed, latent_dim))
-                return {"images": likelihoods.to_uint8(name, images)}
-
-            return {
-                "serving_default": (decode, [z_spec]),
-                "decode": (decode, [z_spec]),
-                "encode": (encode, [images_spec]),
-                "sample": (sample, [tf.TensorSpec([], tf.int32, name="num_samples"), seed_spec]),
-            }
-
-        def decode_conditional(z, labels):
-            return {"images": decode_images(z, labels)}
-
-        def encode_conditional(images, labels):
-            return encode_images(images, labels)
-
-        def sample_conditional(labels, seed):
-            images = decode_images(latent_noise(tf.shape(labels)[0], seed, latent_dim), labels)
+        def sample(num_samples, seed, labels):
+            images = decode(latent_noise(num_samples, seed, latent_dim), labels)["images"]
             return {"images": likelihoods.to_uint8(name, images)}
 
+        z_spec = tf.TensorSpec([None, latent_dim], tf.float32, name="z")
+        images_spec = tf.TensorSpec([None, *self.image_shape], tf.float32, name="images")
         return {
-            "serving_default": (decode_conditional, [z_spec, labels_spec]),
-            "decode": (decode_conditional, [z_spec, labels_spec]),
-            "encode": (encode_conditional, [images_spec, labels_spec]),
-            "sample": (sample_conditional, [labels_spec, seed_spec]),
+            "serving_default": self._export_signature(decode, z_spec),
+            "decode": self._export_signature(decode, z_spec),
+            "encode": self._export_signature(encode, images_spec),
+            "sample": self._export_signature(sample, draws=True),
         }
 
     # Latent means and log-variances are not bounded like images; with dynamic-range int8 weights
@@ -539,8 +521,7 @@ class VAE(GenerativeModel):
     def example_inputs(self, signature, num_samples=2, seed=0):
         """Inputs (numpy, by name) for one of ``export_signatures()`` and the Keras result they
         must give: ``(inputs, expected)``; ``expected`` is a dict of outputs for ``encode``."""
-        labels = np.arange(num_samples, dtype=np.int32) % self.num_classes if self.conditional else None
-        extra = {"labels": labels} if self.conditional else {}
+        extra, labels = self._example_conditions(num_samples)
         if signature in ("serving_default", "decode"):
             z = self.noise(num_samples, seed=seed).numpy()
             return {"z": z, **extra}, self.decode(z, labels=labels)
@@ -549,9 +530,7 @@ class VAE(GenerativeModel):
             mean, log_variance = self._encode(tf.constant(images), None if labels is None else tf.constant(labels))
             return {"images": images, **extra}, {"mean": mean.numpy(), "log_variance": log_variance.numpy()}
         if signature == "sample":
-            inputs = dict(extra) if self.conditional else {"num_samples": np.int32(num_samples)}
-            inputs["seed"] = np.int64(seed)
-            return inputs, self.sample(num_samples, seed=seed, labels=labels)
+            return self._example_conditions(num_samples, seed)[0], self.sample(num_samples, seed=seed, labels=labels)
         raise self._unknown_signature(signature)
 
 
