@@ -2,11 +2,33 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Under pytest-xdist (``-n 2``) each worker prepares TFDS datasets into a folder of its own:
+    # two workers preparing MNIST into one folder at once collide on its final rename. Set here,
+    # before TFDS is imported (it reads the variable then) and inherited by test subprocesses.
+    _tfds = os.environ.get("TFDS_DATA_DIR") or os.path.join(os.path.expanduser("~"), "tensorflow_datasets")
+    os.environ["TFDS_DATA_DIR"] = os.path.join(_tfds, "xdist-" + os.environ["PYTEST_XDIST_WORKER"])
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
 
 from keras_genai.models import dcgan  # noqa: E402
+
+# The files that take longest (a minute or more on a 2-core machine), longest first. Under
+# ``pytest -n 2 --dist loadfile --no-loadscope-reorder`` (the README's command) files go to the
+# workers in collection order, so these start first and no worker is left with one of them
+# while the other has finished.
+LONGEST_FIRST = ("test_family_contract.py", "test_tutorials.py", "test_cli.py", "test_train_hardening.py",
+                 "test_distribute.py", "test_resume.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    if hasattr(config, "workerinput"):  # an xdist worker; a plain run keeps the usual order
+        def rank(item):
+            name = item.path.name
+            return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+        items.sort(key=rank)  # stable: the order inside a file, and of the other files, is kept
 
 
 @pytest.fixture

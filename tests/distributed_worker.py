@@ -1,19 +1,23 @@
-"""Trains one small model of a family under tf.distribute and writes what it learned.
+"""Trains one small model per family under tf.distribute and writes what each learned.
 
-Run as a script by tests/test_distribute.py (each run needs a fresh process: logical devices
-and multi-worker collectives are fixed when TensorFlow starts):
+Run as a script by tests/test_distribute.py (a configuration needs a fresh process: logical
+devices and multi-worker collectives are fixed when TensorFlow starts; the families given train
+one after another in that process):
 
-    python distributed_worker.py FAMILY OUTPUT.npz --devices N        # MirroredStrategy
-    python distributed_worker.py FAMILY OUTPUT.npz --multi-worker     # TF_CONFIG from the env
+    python distributed_worker.py OUTPUT_DIR FAMILY [FAMILY ...] --devices N   # MirroredStrategy
+    python distributed_worker.py OUTPUT_DIR FAMILY --multi-worker             # TF_CONFIG from the env
 
-The data, the initial weights and the global batch are the same in every configuration; the
-output holds the initial and final trainable variables and the logged metrics per epoch.
+The data, the initial weights and the global batch are the same in every configuration; each
+family's OUTPUT_DIR/FAMILY.npz holds the initial and final trainable variables and the logged
+metrics per epoch. A family that fails writes its traceback to OUTPUT_DIR/FAMILY.error instead,
+and the next family still runs.
 """
 
 import argparse
 import json
 import os
 import sys
+import traceback
 
 import numpy as np
 
@@ -65,8 +69,8 @@ def build(family):
 
 def main(argv=None):
     parser = argparse.ArgumentParser()
-    parser.add_argument("family", choices=FAMILIES)
-    parser.add_argument("output")
+    parser.add_argument("output_dir")
+    parser.add_argument("families", nargs="+", choices=FAMILIES)
     parser.add_argument("--devices", type=int, default=1)
     parser.add_argument("--multi-worker", action="store_true")
     args = parser.parse_args(argv)
@@ -79,8 +83,21 @@ def main(argv=None):
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * args.devices)
         strategy = tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(args.devices)])
+    os.makedirs(args.output_dir, exist_ok=True)
+    for family in args.families:
+        output = os.path.join(args.output_dir, f"{family}.npz")
+        try:
+            train(family, strategy, output)
+        except Exception:  # noqa: BLE001 - reported to the family's test, the other families still run
+            with open(os.path.join(args.output_dir, f"{family}.error"), "w") as f:
+                f.write(traceback.format_exc())
+    return 0
+
+
+def train(family, strategy, output):
+    """Trains ``family``'s model under ``strategy`` for 2 epochs and saves what it learned to ``output``."""
     with strategy.scope():
-        model, dataset = build(args.family)
+        model, dataset = build(family)
     initial = [v.numpy() for v in model.trainable_variables]
     history = model.fit(dataset, epochs=2, verbose=0, shuffle=False)
     final = [v.numpy() for v in model.trainable_variables]
@@ -89,10 +106,9 @@ def main(argv=None):
     arrays.update({f"final_{i}": a for i, a in enumerate(final)})
     arrays["logs"] = np.array(json.dumps(logs))
     arrays["replicas"] = np.array(strategy.num_replicas_in_sync)
-    tmp = args.output + ".tmp.npz"
+    tmp = output + ".tmp.npz"
     np.savez(tmp, **arrays)
-    os.replace(tmp, args.output)
-    return 0
+    os.replace(tmp, output)
 
 
 if __name__ == "__main__":

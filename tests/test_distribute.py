@@ -1,10 +1,11 @@
 """Every family under tf.distribute: 2 replicas train like 1 device on the same global batch.
 
 Each configuration runs in its own process (tests/distributed_worker.py), because logical
-devices and multi-worker collectives are fixed when TensorFlow starts. Every run is bounded by
-a timeout. Tolerances: logged metrics within 1e-4 relative, weights within 1e-5 absolute
-after 6 SGD steps (float32 sums in a different order; measured differences are below 3e-5
-and 6e-7).
+devices and multi-worker collectives are fixed when TensorFlow starts: one process trains every
+family on one device, one on two replicas (the two side by side), and the scripts that need two
+logical CPUs share one more. Every process is bounded by a timeout. Tolerances: logged metrics
+within 1e-4 relative, weights within 1e-5 absolute after 6 SGD steps (float32 sums in a different
+order; measured differences are below 3e-5 and 6e-7).
 """
 
 import json
@@ -26,15 +27,23 @@ def _env(**extra):
     return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", **extra)
 
 
-def _run_worker(family, output, *args, env=None):
-    result = subprocess.run([sys.executable, WORKER, family, str(output), *args], env=env or _env(),
-                            capture_output=True, text=True, timeout=TIMEOUT_S)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return _load(output)
+def _start_worker(output_dir, families, *args, env=None):
+    return subprocess.Popen([sys.executable, WORKER, str(output_dir), *families, *args], env=env or _env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _load(path):
-    data = np.load(path)
+def _finish(process, families):
+    try:
+        output = process.communicate(timeout=TIMEOUT_S * len(families))[0]
+    finally:
+        process.kill()
+    assert process.returncode == 0, output[-3000:]
+
+
+def _load(output_dir, family):
+    error = os.path.join(output_dir, f"{family}.error")
+    assert not os.path.exists(error), open(error).read()[-3000:]
+    data = np.load(os.path.join(output_dir, f"{family}.npz"))
     count = len([k for k in data.files if k.startswith("final_")])
     return {
         "initial": [data[f"initial_{i}"] for i in range(count)],
@@ -56,10 +65,19 @@ def _assert_same_training(one, many):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-5)
 
 
+@pytest.fixture(scope="module")
+def mirrored(tmp_path_factory):
+    """devices -> the folder where every family's run on that many devices left its results."""
+    folders = {devices: tmp_path_factory.mktemp(f"devices{devices}") for devices in (1, 2)}
+    processes = [_start_worker(folder, FAMILIES, "--devices", str(devices)) for devices, folder in folders.items()]
+    for process in processes:
+        _finish(process, FAMILIES)
+    return folders
+
+
 @pytest.mark.parametrize("family", FAMILIES)
-def test_two_mirrored_replicas_train_like_one_device(family, tmp_path):
-    one = _run_worker(family, tmp_path / "one.npz", "--devices", "1")
-    two = _run_worker(family, tmp_path / "two.npz", "--devices", "2")
+def test_two_mirrored_replicas_train_like_one_device(family, mirrored):
+    one, two = _load(mirrored[1], family), _load(mirrored[2], family)
     assert (one["replicas"], two["replicas"]) == (1, 2)
     _assert_same_training(one, two)
 
@@ -70,14 +88,13 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_two_workers_on_loopback_agree_on_the_final_weights(tmp_path):
+def test_two_workers_on_loopback_agree_on_the_final_weights(mirrored, tmp_path):
     workers = [f"localhost:{_free_port()}", f"localhost:{_free_port()}"]
     processes = []
     for index in range(2):
         config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        processes.append(subprocess.Popen(
-            [sys.executable, WORKER, "gan", str(tmp_path / f"worker{index}.npz"), "--multi-worker"],
-            env=_env(TF_CONFIG=json.dumps(config)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        processes.append(_start_worker(tmp_path / f"worker{index}", ["gan"], "--multi-worker",
+                                       env=_env(TF_CONFIG=json.dumps(config))))
     try:
         outputs = [p.communicate(timeout=TIMEOUT_S)[0] for p in processes]
     finally:
@@ -85,18 +102,16 @@ def test_two_workers_on_loopback_agree_on_the_final_weights(tmp_path):
             p.kill()
     for p, out in zip(processes, outputs):
         assert p.returncode == 0, out[-3000:]
-    first, second = _load(tmp_path / "worker0.npz"), _load(tmp_path / "worker1.npz")
+    first, second = _load(tmp_path / "worker0", "gan"), _load(tmp_path / "worker1", "gan")
     assert first["replicas"] == second["replicas"] == 2
     for a, b in zip(first["final"], second["final"]):
         np.testing.assert_array_equal(a, b)
-    single = _run_worker("gan", tmp_path / "single.npz", "--devices", "1")
-    _assert_same_training(single, first)
+    _assert_same_training(_load(mirrored[1], "gan"), first)  # the same run as on one device
 
 
+# The scripts below need two logical CPUs, which only a fresh process can have: the fixture
+# ``two_cpus`` runs all three in one, each with the name ``tf`` and its own globals.
 NOISE_SCRIPT = textwrap.dedent("""
-    import tensorflow as tf
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import numpy as np
     from keras_genai import distribution
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -111,16 +126,43 @@ NOISE_SCRIPT = textwrap.dedent("""
 """)
 
 
-def _run_script(script, path):
-    """Runs one of the scripts above (two logical CPUs need a fresh process); it saves to ``path``."""
-    result = subprocess.run([sys.executable, "-c", script.format(path=path)], env=_env(),
-                            capture_output=True, text=True, timeout=TIMEOUT_S)
+TWO_CPUS = textwrap.dedent("""
+    import sys, traceback
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    for script, path in zip(sys.argv[1::2], sys.argv[2::2]):
+        try:
+            exec(script, {"tf": tf})
+        except Exception:
+            with open(path + ".error", "w") as f:
+                f.write(traceback.format_exc())
+""")
+
+
+@pytest.fixture(scope="module")
+def two_cpus(tmp_path_factory):
+    """name -> the path where that script saved its results. The overflow script runs last: it
+    sets the global dtype policy to mixed_float16."""
+    folder = tmp_path_factory.mktemp("two_cpus")
+    scripts = {"noise": NOISE_SCRIPT, "dropout": DROPOUT_SCRIPT, "overflow": OVERFLOW_SCRIPT}
+    paths = {name: str(folder / f"{name}.npy") for name in scripts}
+    args = [arg for name, script in scripts.items() for arg in (script.format(path=paths[name]), paths[name])]
+    result = subprocess.run([sys.executable, "-c", TWO_CPUS, *args], env=_env(), capture_output=True, text=True,
+                            timeout=TIMEOUT_S * len(scripts))
     assert result.returncode == 0, result.stderr[-3000:]
+    return paths
 
 
-def test_training_noise_is_distinct_per_replica_and_splits_the_single_device_draw(tmp_path):
-    path = str(tmp_path / "noise.npy")
-    _run_script(NOISE_SCRIPT, path)
+def _saved_by(two_cpus, name):
+    """The results path of script ``name``; the test fails with its traceback if it raised."""
+    path = two_cpus[name]
+    assert not os.path.exists(path + ".error"), open(path + ".error").read()[-3000:]
+    return path
+
+
+def test_training_noise_is_distinct_per_replica_and_splits_the_single_device_draw(two_cpus):
+    path = _saved_by(two_cpus, "noise")
     replicas, single = np.load(path)
     assert not np.allclose(replicas[:4], replicas[4:]), "both replicas drew the same noise"
     np.testing.assert_array_equal(replicas, single)
@@ -141,9 +183,6 @@ def test_training_noise_changes_with_step_and_stream():
 
 
 DROPOUT_SCRIPT = textwrap.dedent("""
-    import tensorflow as tf
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras, numpy as np
     from keras_genai.nets.dropout import ReplicaDropout
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -155,9 +194,8 @@ DROPOUT_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_replica_dropout_masks_differ_between_replicas_unlike_keras_dropout(tmp_path):
-    path = str(tmp_path / "masks.npy")
-    _run_script(DROPOUT_SCRIPT, path)
+def test_replica_dropout_masks_differ_between_replicas_unlike_keras_dropout(two_cpus):
+    path = _saved_by(two_cpus, "dropout")
     (ours_0, ours_1), (theirs_0, theirs_1) = np.load(path)
     np.testing.assert_array_equal(theirs_0, theirs_1)  # what ReplicaDropout fixes
     assert not np.array_equal(ours_0, ours_1)
@@ -182,9 +220,6 @@ def test_replica_dropout_is_ordinary_dropout_on_one_device():
 
 
 OVERFLOW_SCRIPT = textwrap.dedent("""
-    import tensorflow as tf
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras, numpy as np
     from keras_genai import models
     keras.mixed_precision.set_dtype_policy("mixed_float16")
@@ -200,9 +235,8 @@ OVERFLOW_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_a_float16_overflow_on_one_replica_skips_the_step_on_all(tmp_path):
-    path = str(tmp_path / "overflow.npy")
-    _run_script(OVERFLOW_SCRIPT, path)
+def test_a_float16_overflow_on_one_replica_skips_the_step_on_all(two_cpus):
+    path = _saved_by(two_cpus, "overflow")
     finite, iterations = np.load(path)
     assert finite, "the overflowing replica's gradients reached the weights"
     assert iterations == 0, "the discriminator step should have been skipped"

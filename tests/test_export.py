@@ -1,5 +1,8 @@
 import json
 import os
+import pickle
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -8,10 +11,66 @@ import tensorflow as tf
 
 from keras_genai import export, runtime, zoo
 
+CHECK_SAMPLES, CHECK_SEED = 8, 123  # what the pretrained checks below ask of ``model.example_inputs``
+
+# One fresh process runs the pretrained preset's SavedModel (every signature) and its LiteRT
+# files on the inputs the ``export.check_*`` calls below send, as ``python -m keras_genai.runtime``
+# would one at a time; the checks then read its outputs (``replay_fresh_outputs``).
+FRESH = """
+import pickle, sys
+from keras_genai import runtime
+requests = pickle.load(open(sys.argv[1], "rb"))
+results = {key: runtime.run_saved_model(path, inputs, signature) if kind == "saved_model"
+           else runtime.run_tflite(path, inputs) for key, (kind, path, signature, inputs) in requests.items()}
+pickle.dump(results, open(sys.argv[2], "wb"))
+"""
+
 
 @pytest.fixture(scope="module")
 def pretrained():
     return zoo.load("dcgan_mnist", compile=False)
+
+
+@pytest.fixture(scope="module")
+def pretrained_exports(pretrained, tmp_path_factory):
+    """The pretrained preset exported once: {"saved_model": path, quantization: LiteRT path},
+    with what one fresh process got from each (``requests``, ``results``)."""
+    folder = tmp_path_factory.mktemp("pretrained")
+    paths = {"saved_model": export.saved_model(pretrained, folder / "dcgan_mnist")}
+    paths.update({q: export.tflite(pretrained, folder / f"{q}.tflite", quantize=q) for q in export.QUANTIZATIONS})
+
+    def example(signature):
+        return pretrained.example_inputs(signature, num_samples=CHECK_SAMPLES, seed=CHECK_SEED)[0]
+
+    requests = {("saved_model", s): ("saved_model", paths["saved_model"], s, example(s))
+                for s in pretrained.export_signatures()}
+    requests.update({("tflite", os.fspath(paths[q])): ("tflite", paths[q], None, example(pretrained.edge_signature))
+                     for q in export.QUANTIZATIONS})
+    with open(folder / "requests.pkl", "wb") as f:
+        pickle.dump(requests, f)
+    result = subprocess.run([sys.executable, "-c", FRESH, str(folder / "requests.pkl"), str(folder / "results.pkl")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(folder / "results.pkl", "rb") as f:
+        return {**paths, "requests": requests, "results": pickle.load(f)}
+
+
+@pytest.fixture
+def replay_fresh_outputs(pretrained_exports, monkeypatch):
+    """``export.check_*`` as they are, their own fresh process replaced by the outputs the one of
+    ``pretrained_exports`` got for exactly the inputs they send."""
+    requests, results = pretrained_exports["requests"], pretrained_exports["results"]
+
+    def outputs_of_the_fresh_process(kind, path, inputs, *signature):
+        key = (kind, signature[0]) if kind == "saved_model" else (kind, os.fspath(path))
+        assert key in requests, f"the check asked for {key}, which the fresh process did not run"
+        sent = requests[key][3]
+        assert sorted(inputs) == sorted(sent)
+        for name, value in inputs.items():
+            np.testing.assert_array_equal(np.asarray(value), np.asarray(sent[name]))
+        return results[key]
+
+    monkeypatch.setattr(export, "_run_fresh", outputs_of_the_fresh_process)
 
 
 def test_saved_model_has_tf_serving_layout_and_named_signatures(tiny_gan, tmp_path):
@@ -84,22 +143,25 @@ def test_rest_request_bodies_fit_the_signatures(tiny_gan):
         export.rest_request_body(tiny_gan, "nope")
 
 
-def test_pretrained_saved_model_matches_keras_in_a_fresh_process(pretrained, tmp_path):
-    path = export.saved_model(pretrained, tmp_path / "dcgan_mnist")
-    report = export.check_saved_model(pretrained, path, num_samples=8)
+def test_pretrained_saved_model_matches_keras_in_a_fresh_process(pretrained, pretrained_exports,
+                                                                 replay_fresh_outputs):
+    report = export.check_saved_model(pretrained, pretrained_exports["saved_model"], num_samples=CHECK_SAMPLES,
+                                      seed=CHECK_SEED)
+    assert set(report) == {"saved_model", "sample", "sample_ranked"}  # every signature checked
     assert report["saved_model"]["max_abs_diff"] <= export.TOLERANCE["saved_model"]
     assert report["sample"]["max_abs_diff"] <= 1
 
 
 @pytest.mark.parametrize("quantize", export.QUANTIZATIONS)
-def test_pretrained_tflite_matches_keras_in_a_fresh_process(pretrained, tmp_path, quantize):
-    path = export.tflite(pretrained, tmp_path / f"{quantize}.tflite", quantize=quantize)
-    report = export.check_tflite(pretrained, path, quantize, num_samples=8)
+def test_pretrained_tflite_matches_keras_in_a_fresh_process(pretrained, pretrained_exports, replay_fresh_outputs,
+                                                            quantize):
+    report = export.check_tflite(pretrained, pretrained_exports[quantize], quantize, num_samples=CHECK_SAMPLES,
+                                 seed=CHECK_SEED)
     assert report[f"tflite_{quantize}"]["max_abs_diff"] <= export.TOLERANCE[f"tflite_{quantize}"]
 
 
-def test_quantized_files_are_smaller(pretrained, tmp_path):
-    sizes = {q: os.path.getsize(export.tflite(pretrained, tmp_path / f"{q}.tflite", quantize=q)) for q in export.QUANTIZATIONS}
+def test_quantized_files_are_smaller(pretrained_exports):
+    sizes = {q: os.path.getsize(pretrained_exports[q]) for q in export.QUANTIZATIONS}
     assert sizes["float16"] < 0.6 * sizes["float32"]
     assert sizes["dynamic_int8"] < 0.35 * sizes["float32"]
 
@@ -132,3 +194,54 @@ def test_runtime_names_signatures_and_inputs_it_does_not_have(tiny_gan, tmp_path
     with pytest.raises(KeyError, match=r"takes inputs \['num_samples', 'seed'\]; got unexpected \['count'\], "
                                        r"missing \['num_samples'\]"):
         runtime.run_saved_model(path, {"count": 2, "seed": 0}, "sample")
+
+
+@pytest.mark.parametrize("num_classes", [None, 3])
+def test_a_family_writes_each_signature_once_and_the_base_adds_the_labels(num_classes):
+    import inspect
+
+    from keras_genai.models import GenerativeModel
+
+    model = GenerativeModel()
+    model.num_classes = num_classes
+    calls = []
+
+    def scores(x, labels):
+        calls.append(("scores", labels))
+        return {"scores": x * 2.0}
+
+    def draw(num_samples, temperature, seed, labels):
+        calls.append(("draw", num_samples, labels))
+        return {"images": tf.zeros([num_samples], tf.uint8)}
+
+    x_spec = tf.TensorSpec([None, 2], tf.float32, name="x")
+    temperature_spec = tf.TensorSpec([], tf.float32, name="temperature")
+    score_fn, score_specs = model._export_signature(scores, x_spec)
+    draw_fn, draw_specs = model._export_signature(draw, temperature_spec, draws=True)
+    labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
+    if num_classes is None:
+        assert score_specs == [x_spec]
+        assert draw_specs == [tf.TensorSpec([], tf.int32, name="num_samples"), temperature_spec,
+                              tf.TensorSpec([], tf.int64, name="seed")]
+    else:
+        assert score_specs == [x_spec, labels_spec]
+        assert draw_specs == [labels_spec, temperature_spec, tf.TensorSpec([], tf.int64, name="seed")]
+    assert [s.name for s in score_specs] == list(inspect.signature(score_fn).parameters)
+    assert [s.name for s in draw_specs] == list(inspect.signature(draw_fn).parameters)
+    # Traced as the exporter traces them: one labels tensor per request, num_samples its length.
+    score = tf.function(score_fn, input_signature=score_specs)
+    sample = tf.function(draw_fn, input_signature=draw_specs)
+    x, labels = np.ones((4, 2), np.float32), np.array([0, 2, 1, 1], np.int32)
+    np.testing.assert_array_equal((score(x, labels) if num_classes else score(x))["scores"], 2 * x)
+    first = labels if num_classes else np.int32(4)
+    assert sample(first, np.float32(1.0), np.int64(0))["images"].shape == (4,)
+    assert [(call[0], call[-1] is None) for call in calls] == [("scores", num_classes is None),
+                                                               ("draw", num_classes is None)]
+    inputs, example_labels = model._example_conditions(4, seed=7)
+    if num_classes is None:
+        assert inputs == {"num_samples": 4, "seed": 7} and example_labels is None
+        assert model._example_conditions(4) == ({}, None)
+    else:
+        np.testing.assert_array_equal(example_labels, [0, 1, 2, 0])
+        assert sorted(inputs) == ["labels", "seed"] and inputs["labels"].dtype == np.int32
+        assert inputs["seed"].dtype == np.int64

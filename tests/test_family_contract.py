@@ -56,21 +56,29 @@ def seeded_output(model, seed=7, num_samples=3):
     return model.sample(num_samples, seed=seed, **_conditions(model, num_samples))
 
 
-# One fresh process per family does every fresh-process check: it loads the saved preset (its
-# seeded output) and runs each SavedModel signature and each LiteRT file on the inputs the
-# ``export.check_*`` functions will send (what ``python -m keras_genai.runtime`` would run).
+# One fresh process does every fresh-process check of every family: it runs each SavedModel
+# signature and each LiteRT file on the inputs the ``export.check_*`` functions will send (what
+# ``python -m keras_genai.runtime`` would run), then loads each saved preset (its seeded output).
+# What fails is kept per family as a traceback, so a broken family fails only its own tests.
 FRESH = """
-import pickle, sys
+import pickle, sys, traceback
 from keras_genai import runtime
-requests = pickle.load(open(sys.argv[1], "rb"))
-results = {}
+requests, presets = pickle.load(open(sys.argv[1], "rb"))
+results, seeded, errors = {}, {}, {}
 for key, (kind, path, signature, inputs) in requests.items():
-    results[key] = runtime.run_saved_model(path, inputs, signature) if kind == "saved_model" \\
-        else runtime.run_tflite(path, inputs)
+    try:
+        results[key] = runtime.run_saved_model(path, inputs, signature) if kind == "saved_model" \\
+            else runtime.run_tflite(path, inputs)
+    except Exception:
+        errors[key] = traceback.format_exc()
 import toy_family, test_family_contract as suite
 from keras_genai import zoo
-results["seeded_output"] = suite.seeded_output(zoo.load(sys.argv[2], compile=False))
-pickle.dump(results, open(sys.argv[3], "wb"))
+for name, preset in presets.items():
+    try:
+        seeded[name] = suite.seeded_output(zoo.load(preset, compile=False))
+    except Exception:
+        errors[name, "seeded_output"] = traceback.format_exc()
+pickle.dump((results, seeded, errors), open(sys.argv[2], "wb"))
 """
 
 
@@ -80,12 +88,10 @@ def _fresh_process(script, *args):
     assert result.returncode == 0, result.stderr[-3000:]
 
 
-@pytest.fixture(scope="module", params=FAMILIES)
-def family(request, tmp_path_factory):
-    """(name, model, folder, fresh): the family's tiny model, saved as a preset, a SavedModel and
-    one LiteRT file per edge signature under ``folder``; ``fresh`` what one fresh process got."""
-    name, model = request.param, _build(request.param)
-    folder = tmp_path_factory.mktemp(name)
+def _save_and_export(name, folder):
+    """(model, requests): the family's tiny model, saved as a preset, a SavedModel and one LiteRT
+    file per edge signature under ``folder``; what the fresh process is to run for its checks."""
+    model = _build(name)
     zoo.save_preset(model, folder / "preset", _metadata(name))
     saved = export.saved_model(model, folder / "saved")
     requests = {("saved_model", signature): ("saved_model", saved, signature, _example(model, signature))
@@ -93,11 +99,51 @@ def family(request, tmp_path_factory):
     for signature in model.edge_signatures:
         path = export.tflite(model, folder / f"{signature}.tflite", signature=signature)
         requests[("tflite", path)] = ("tflite", path, None, _example(model, signature))
+    return model, requests
+
+
+@pytest.fixture(scope="module")
+def every_family(request, tmp_path_factory):
+    """name -> (model, folder, requests, fresh, failed) for every family a selected test asks for
+    (``-k gpt`` builds only the GPT), or the exception its saving or export raised; ``fresh`` what
+    the one fresh process got for it, ``failed`` the tracebacks of what raised there."""
+    selected = {item.callspec.params.get("family") for item in request.session.items
+                if item.module is request.module and hasattr(item, "callspec")}
+    built, requests, presets = {}, {}, {}
+    for name in [name for name in FAMILIES if name in selected]:
+        folder = tmp_path_factory.mktemp(name)
+        try:
+            model, asked = _save_and_export(name, folder)
+        except Exception as error:  # noqa: BLE001 - raised again by that family's tests
+            built[name] = error
+            continue
+        built[name] = (model, folder, asked)
+        requests.update({(name, *key): to_run for key, to_run in asked.items()})
+        presets[name] = str(folder / "preset")
+    folder = tmp_path_factory.mktemp("fresh")
     with open(folder / "requests.pkl", "wb") as f:
-        pickle.dump(requests, f)
-    _fresh_process(FRESH, str(folder / "requests.pkl"), str(folder / "preset"), str(folder / "results.pkl"))
+        pickle.dump((requests, presets), f)
+    _fresh_process(FRESH, str(folder / "requests.pkl"), str(folder / "results.pkl"))
     with open(folder / "results.pkl", "rb") as f:
-        fresh = pickle.load(f)
+        results, seeded, errors = pickle.load(f)
+    for name, entry in built.items():
+        if not isinstance(entry, Exception):
+            fresh = {key[1:]: value for key, value in results.items() if key[0] == name}
+            fresh["seeded_output"] = seeded.get(name)
+            failed = [value for key, value in errors.items() if key[0] == name]
+            built[name] = (*entry, fresh, failed)
+    return built
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def family(request, every_family):
+    """(name, model, folder, fresh): the family's tiny model, saved as a preset, a SavedModel and
+    one LiteRT file per edge signature under ``folder``; ``fresh`` what the fresh process got."""
+    name, entry = request.param, every_family[request.param]
+    if isinstance(entry, Exception):
+        raise entry
+    model, folder, requests, fresh, failed = entry
+    assert not failed, "in the fresh process:\n" + "\n".join(failed)[-3000:]
     return name, model, folder, {"requests": requests, **fresh}
 
 
