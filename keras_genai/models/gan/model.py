@@ -331,9 +331,9 @@ class GAN(GenerativeModel):
         seed = sampling.check_seed(seed)
         batch_size = image_utils.check_count(batch_size, "batch_size")
         candidates = image_utils.check_count(candidates, "candidates")
-        check_ranked_draws(num_samples, candidates)
         labels = self.check_labels(labels, num_samples)
         sampling.check_result_bytes(num_samples * int(np.prod(self.image_shape)), f"sample({num_samples})")
+        check_ranked_draws(num_samples, candidates)
         images = np.empty((num_samples, *self.image_shape), np.uint8)
         rows = self._noise_rows(seed)
         if candidates == 1:
