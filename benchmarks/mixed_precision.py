@@ -26,7 +26,7 @@ import platform
 import statistics
 import time
 
-from report import write_json
+from report import cpu_flags, write_json
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -99,15 +99,6 @@ def measure(name, policy, warmup, repeats):
     }
 
 
-def _cpu_flags():
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next(line for line in f if line.startswith("flags")).split()
-    except (OSError, StopIteration):
-        return []
-    return sorted(flag for flag in flags if flag.startswith(("avx512_bf16", "amx", "avx512f", "avx512_vnni")))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--policy", default="mixed_bfloat16", help="the mixed policy to compare with float32")
@@ -133,7 +124,7 @@ def main():
         "benchmark": "mixed_precision", "policy": args.policy, "settings": settings, "results": results,
         "environment": {
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "platform": platform.platform(), "cpus": os.cpu_count(), "cpu_flags": _cpu_flags(),
+            "platform": platform.platform(), "cpus": os.cpu_count(), "cpu_flags": cpu_flags(),
             "tensorflow": tf.__version__, "keras": keras.__version__, "load_average": os.getloadavg(),
         },
     }

@@ -1,5 +1,5 @@
-"""What the benchmarks share: timing a call, describing the machine, and writing the results as
-JSON atomically, so an interrupted run leaves no half-written file."""
+"""What the benchmarks share: timing a call, describing the machine (versions, CPU flags), and
+writing the results as JSON atomically, so an interrupted run leaves no half-written file."""
 
 import datetime
 import json
@@ -20,6 +20,16 @@ def timed(fn, repeats):
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times), times
+
+
+def cpu_flags():
+    """The CPU's vector and matrix extensions that decide what mixed precision buys (Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next(line for line in f if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return []
+    return sorted(flag for flag in flags if flag.startswith(("avx512_bf16", "amx", "avx512f", "avx512_vnni")))
 
 
 def environment():

@@ -1,12 +1,14 @@
 """The ``keras-genai`` command line: list, info, sample, train, export."""
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import shlex
 import shutil
 import sys
+import tempfile
 import time
 
 EXAMPLES = """examples:
@@ -19,6 +21,10 @@ EXAMPLES = """examples:
   keras-genai evaluate dcgan_mnist --num-samples 10000 --features mnist
   keras-genai export dcgan_mnist --output export/dcgan_mnist --format all
 
+A family's own sampling options pass through `sample` and `evaluate` as --NAME VALUE
+(the conditions its sample() takes; diffusion: --steps, --sampler, --guidance):
+  keras-genai sample ddpm_mnist --steps 10 --sampler ddim --seed 0
+
 Offline data: set KERAS_GENAI_DATA_DIR to a folder with one sub-folder of original
 dataset archives per dataset (for example <dir>/mnist/train-images-idx3-ubyte.gz).
 """
@@ -26,12 +32,22 @@ dataset archives per dataset (for example <dir>/mnist/train-images-idx3-ubyte.gz
 
 def main(argv=None):
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "command", None) not in OPTION_COMMANDS:
+        parser.parse_args(argv)  # argparse's own message and exit for arguments it does not know
+    if getattr(args, "command", None) in OPTION_COMMANDS:
+        try:
+            args.sample_options = _sample_options(extra)
+        except ValueError as error:
+            print(f"keras-genai {args.command}: error: {error}", file=sys.stderr)
+            return 2
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
     try:
         _resolve_url_preset(args)
+        if args.command not in FILE_ONLY_COMMANDS:
+            _import_tensorflow(verbose=args.verbose)
         return args.run(args) or 0
     except (ValueError, KeyError, TypeError, OSError) as error:  # OSError: downloads, files
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
@@ -57,7 +73,7 @@ def _parser():
     p.add_argument("--json", action="store_true", help="print the raw metadata as JSON")
     p.set_defaults(run=_info)
 
-    p = commands.add_parser("sample", help="draw samples from a preset and save a PNG grid")
+    p = commands.add_parser("sample", help="draw samples from a preset and save a PNG grid", epilog=OPTIONS_HELP)
     p.add_argument("preset", help="preset name, folder or URL")
     _add_sha256(p)
     p.add_argument("-n", "--num-samples", type=int, default=64, help="number of samples (default 64)")
@@ -121,7 +137,8 @@ def _parser():
     p.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     p.set_defaults(run=_train)
 
-    p = commands.add_parser("evaluate", help="measure FID, KID, IS, precision/recall of a preset's samples")
+    p = commands.add_parser("evaluate", help="measure FID, KID, IS, precision/recall of a preset's samples",
+                            epilog=OPTIONS_HELP)
     p.add_argument("preset", help="preset name, folder or URL")
     _add_sha256(p)
     p.add_argument("--metrics", default="fid,kid,is,pr", help="comma separated: fid, kid, is, pr")
@@ -165,7 +182,81 @@ def _parser():
     p.add_argument("--overwrite", action="store_true", help="replace existing export files")
     p.add_argument("--no-check", action="store_true", help="skip the fresh-process parity checks")
     p.set_defaults(run=_export)
+    for command in commands.choices.values():
+        command.add_argument("--verbose", action="store_true",
+                             help="show TensorFlow's native log lines (hidden by default)")
     return parser
+
+
+# Commands that read preset files only and never start TensorFlow (about a second, not five).
+FILE_ONLY_COMMANDS = ("list", "info")
+
+
+def _import_tensorflow(verbose=False):
+    """Imports TensorFlow, Keras and the families before a command runs. Unless ``verbose`` (or
+    the user set ``TF_CPP_MIN_LOG_LEVEL``), TensorFlow's native log lines are kept off the
+    terminal: those written while it loads (before its logging starts, so no log level stops
+    them: the oneDNN and CUDA banners) are dropped, or shown if the import fails, and later
+    ones are filtered at level 3 (``failed call to cuInit`` on a machine without a GPU)."""
+    if "tensorflow" in sys.modules or verbose or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        import keras_genai.models  # noqa: F401
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # inherited by the export checks' processes too
+    with _native_stderr_dropped():
+        import keras_genai.models  # noqa: F401 (imports tensorflow and keras)
+
+
+@contextlib.contextmanager
+def _native_stderr_dropped():
+    """Sends whatever writes to file descriptor 2 (native code included) into a temporary file
+    while the block runs; the file is shown on stderr if the block raises, dropped otherwise."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            capture.seek(0)
+            sys.stderr.write(capture.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+# Commands whose unknown ``--NAME VALUE`` arguments are the model's own sample conditions
+# (``GenerativeModel.sample_conditions``), checked once the model is loaded.
+OPTION_COMMANDS = ("sample", "evaluate")
+OPTIONS_HELP = ("a family's own sampling options pass through as --NAME VALUE: the conditions its sample() takes "
+                "(diffusion: --steps 10 --sampler ddim --guidance 2); others are refused, naming the ones it takes")
+
+
+def _sample_options(extra):
+    """``{"name": value}`` from ``["--name", "value", "--other=value", ...]``: a value is an int,
+    else a float, else the string. Dashes in names become underscores."""
+    options, tokens = {}, list(extra)
+    while tokens:
+        token = tokens.pop(0)
+        if not token.startswith("--") or len(token) == 2:
+            raise ValueError(f"unrecognized argument {token!r}; a sampling option is written --NAME VALUE")
+        name, has_value, value = token[2:].partition("=")
+        if not has_value:
+            if not tokens or tokens[0].startswith("--"):
+                raise ValueError(f"--{name} needs a value (--{name} VALUE)")
+            value = tokens.pop(0)
+        options[name.replace("-", "_")] = _option_value(value)
+    return options
+
+
+def _option_value(text):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _add_sha256(parser):
@@ -198,43 +289,101 @@ def _resolve_url_preset(args):
 
 
 def _list(args):
+    """One row per preset, columns as wide as their longest entry, the description cut at a word
+    to fit the terminal (``info`` shows it whole)."""
     from keras_genai import zoo
 
-    print(f"{'preset':<18} {'family':<10} {'dataset':<10} {'weights':<12} description")
+    rows = []
     for name in zoo.list():
         meta = zoo.info(name)
-        weights = "pretrained" if meta["pretrained_available"] else "recipe only"
-        print(f"{name:<18} {meta.get('family', ''):<10} {meta.get('dataset', {}).get('name', ''):<10} "
-              f"{weights:<12} {meta.get('description', '').splitlines()[0][:70]}")
+        rows.append((name, meta.get("family", ""), (meta.get("dataset") or {}).get("name", ""),
+                     "pretrained" if meta["pretrained_available"] else "recipe only",
+                     " ".join(meta.get("description", "").split())))
+    header = ("preset", "family", "dataset", "weights", "description")
+    widths = [max(len(row[i]) for row in rows + [header]) for i in range(4)]
+    room = max(30, shutil.get_terminal_size((120, 24)).columns - sum(widths) - 2 * 4 - 1)
+    for row in [header] + rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:4], widths)]
+        print("  ".join(cells + [_cut_at_word(row[4], room)]).rstrip())
+
+
+def _cut_at_word(text, width):
+    """``text`` if it fits in ``width`` characters, else its longest prefix of whole words that
+    fits with a closing "..."."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 3].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "..."
 
 
 def _info(args):
+    """A summary a person reads (family, data, weights, the recipe, headline metrics, how to use);
+    ``--json`` prints the whole metadata. Reads files only: no TensorFlow."""
     from keras_genai import zoo
 
     meta = zoo.info(args.preset)
     if args.json:
         print(json.dumps(meta, indent=2))
         return
-    print(f"{meta['name']}: {meta.get('description', '')}")
-    print(f"  folder:     {meta['path']}")
-    print(f"  weights:    {'available' if meta['pretrained_available'] else 'not available here'}")
+    name, dataset, weights = meta["name"], meta.get("dataset") or {}, meta.get("weights") or {}
+    print(f"{name}: {meta.get('description', '')}")
+    print(f"  family:     {meta.get('family', '?')}")
+    if dataset:
+        print(f"  data:       {dataset.get('name', '?')}/{dataset.get('split', 'train')}"
+              + (" with labels" if "labels" in dataset else ""))
+    if meta["pretrained_available"]:
+        size = f"{weights['bytes'] / 1e6:.1f} MB, " if weights.get("bytes") else ""
+        print(f"  weights:    available ({size}{meta.get('parameters', '?')} parameters)")
+    else:
+        print(f"  weights:    not available here: {weights.get('unavailable', 'none shipped')}")
     for line in _recipe_lines(meta):
         print(f"  {line}")
-    for section in ("dataset", "training", "metrics"):
-        for key, value in (meta.get(section) or {}).items():
-            print(f"  {section}.{key}: {value}")
-    print(f"  model card: {os.path.join(meta['path'], 'README.md')}")
+    for line in _metric_lines(meta.get("metrics") or {}):
+        print(f"  {line}")
+    print(f"  use:        keras_genai.zoo.load({name!r}); model card: {os.path.join(meta['path'], 'README.md')}")
+    print(f"  (`keras-genai info {args.preset} --json` prints all the metadata)")
+
+
+# Headline numbers of an evaluation (``metrics[key]`` of metadata.json), in the order shown.
+HEADLINE = (("fid", "FID", "{:.3g}"), ("is_mean", "IS", "{:.3g}"), ("label_accuracy", "label accuracy", "{:.2%}"),
+            ("nll", "test NLL", "{:.2f} nats"), ("bits_per_dim", "bits/dim", "{:.4f}"),
+            ("accuracy", "accuracy", "{:.2%}"), ("bits_per_char", "bits/char", "{:.3f}"),
+            ("perplexity", "perplexity", "{:.3g}"))
+
+
+COUNTS = (("num_samples", "samples"), ("num_examples", "examples"), ("characters", "characters"))
+
+
+def _metric_lines(metrics):
+    """One line per stored evaluation with its headline numbers and counts, then the plain numbers."""
+    lines = []
+    for key, results in metrics.items():
+        if not isinstance(results, dict):
+            continue
+        if isinstance(results.get("test"), dict):  # a language model's splits
+            results = results["test"]
+            key += " (test split)"
+        numbers = [f"{label} {fmt.format(results[field])}" for field, label, fmt in HEADLINE
+                   if isinstance(results.get(field), (int, float))]
+        counts = [f"{results[field]} {unit}" for field, unit in COUNTS if results.get(field)]
+        if numbers:
+            lines.append(f"{key}: " + ", ".join(numbers) + (f" ({', '.join(counts)})" if counts else ""))
+    scalars = [f"{key} {value:.4g}" for key, value in metrics.items() if isinstance(value, (int, float))]
+    if scalars:
+        lines.append(", ".join(scalars))
+    if not lines:
+        return ["metrics:    none measured yet"]
+    return [f"metrics:    {lines[0]}"] + [f"            {line}" for line in lines[1:]]
 
 
 def _recipe_lines(meta):
     """The plan ``keras-genai train`` runs for a preset, one line per stage (``stages.stage_line``)."""
-    from keras_genai.zoo import preset as preset_files, stages
+    from keras_genai.zoo import stages
 
     try:
-        config = preset_files.read_json(meta["path"], preset_files.CONFIG_FILE)
-        plan = stages.check_plan(stages.stages_of(meta), config)
+        plan = stages.filled(stages.stages_of(meta))  # as written; `train` checks it before it trains
     except ValueError as error:  # PresetError included
-        return [f"recipe:     not a plan that trains: {error}"]
+        return [f"recipe:     none: {error}"]
     epochs = sum(stage["epochs"] for stage in plan)
     heading = (f"recipe:     {len(plan)} stage{'s' if len(plan) > 1 else ''}, {epochs} epochs "
                f"(`keras-genai train {meta['name']} --dry-run` prints it as JSON)")
@@ -258,12 +407,22 @@ def _sample(args):
         kwargs["labels"] = labels[0] if len(labels) == 1 else labels
     if args.candidates != 1:
         kwargs["candidates"] = args.candidates
+    kwargs.update(_own_options(args, ("labels", "candidates")))
     images = model.sample(args.num_samples, seed=args.seed, **model.check_conditions(**kwargs))
     plot.save_grid(images, png)
     if npy:
         with files.atomic_write(npy, "wb") as f:
             np.save(f, images)
     print(f"saved {len(images)} samples {images.shape[1:]} uint8 to {png}" + (f" and {npy}" if npy else ""))
+
+
+def _own_options(args, flagged):
+    """The pass-through sampling options of ``args``, refusing those the command has a flag for."""
+    options = dict(getattr(args, "sample_options", {}))
+    for name in flagged:
+        if name in options:
+            raise ValueError(f"use --{name.replace('_', '-')} for {name} (it has its own flag), not the pass-through form")
+    return options
 
 
 # The command that shows each kind of output a model can make (``GenerativeModel.generates``).
@@ -667,14 +826,28 @@ def _evaluate(args):
     model = zoo.load(args.preset, compile=False)
     if args.candidates != 1:
         model.check_conditions(candidates=args.candidates)
+    conditions = _own_options(args, ("candidates",))
+    if "labels" in conditions:
+        raise ValueError("evaluate draws balanced labels itself (sample i gets label i % num_classes); "
+                         "--labels is an option of sample")
+    conditions = model.check_conditions(**conditions)
     key, results = model.default_evaluation(
         meta, metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()), num_samples=args.num_samples,
         features=args.features, reference=args.reference, seed=args.seed, batch_size=args.batch_size,
-        candidates=args.candidates, k=args.k, num_examples=args.num_examples)
+        candidates=args.candidates, k=args.k, num_examples=args.num_examples, conditions=conditions)
     results["command"] = _command_line() or results.get("command")
     _report(results, args.output)
+    count = results.get("num_samples")
+    if "fid" in results and isinstance(count, int) and count < FID_PROTOCOL_SAMPLES:
+        print(f"note: FID {results['fid']:.3g} from {count} samples; FID is biased upwards at small counts, so "
+              f"compare it with figures measured on {FID_PROTOCOL_SAMPLES:,} samples (the model cards') only at "
+              f"that count", file=sys.stderr)
     if args.update_card:
         _store_metrics(args.preset, key, results)
+
+
+# The sample count of the cards' FID, KID, IS and precision/recall.
+FID_PROTOCOL_SAMPLES = 10_000
 
 
 def _edge_files(model):

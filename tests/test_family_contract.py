@@ -38,10 +38,14 @@ def _build(name):
         return models.gated_pixelcnn((6, 6, 1), filters=4, num_layers=2, output_units=(8,), seed=0)
     if name == "gpt":
         return models.GPT(VOCABULARY, context_length=8, num_layers=1, num_heads=2, embed_dim=8, seed=0)
+    if name in ("diffusion", "conditional_diffusion"):
+        import test_diffusion
+
+        return test_diffusion.contract_model(conditional=name == "conditional_diffusion")
     return toy_family.Gaussian(seed=0)
 
 
-FAMILIES = ["gan", "conditional_gan", "vae", "pixelcnn", "gpt", "toy"]
+FAMILIES = ["gan", "conditional_gan", "vae", "pixelcnn", "gpt", "diffusion", "conditional_diffusion", "toy"]
 CHECK_SAMPLES, CHECK_SEED = 2, 123  # what the export checks below ask of ``model.example_inputs``
 
 
@@ -245,6 +249,16 @@ def test_the_toy_family_goes_through_every_cli_command(tmp_path, capsys):
     np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), model.sample(6, seed=1))
     assert cli.main(["sample", str(folder), "--labels", "1", "--output", str(tmp_path / "l.png")]) == 1
     assert "does not take labels" in capsys.readouterr().err
+    # The family's own sampling options pass through the CLI untouched by it (--NAME VALUE).
+    assert cli.main(["sample", str(folder), "-n", "6", "--seed", "1", "--temperature", "0", "--output",
+                     str(tmp_path / "t.png"), "--npy", str(tmp_path / "t.npy")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "t.npy"), model.sample(6, seed=1, temperature=0))
+    assert len(np.unique(np.load(tmp_path / "t.npy"))) < len(np.unique(np.load(tmp_path / "s.npy")))
+    assert cli.main(["sample", str(folder), "--steps", "3", "--output", str(tmp_path / "b.png")]) == 1
+    assert "does not take steps; its sample takes temperature" in capsys.readouterr().err
+    assert cli.main(["sample", str(folder), "--temperature", "--output", str(tmp_path / "b.png")]) == 2
+    assert "--temperature needs a value" in capsys.readouterr().err
+    assert not (tmp_path / "b.png").exists()
     assert cli.main(["generate", str(folder), "--prompt", "a"]) == 1
     assert "generates images, not text; use `keras-genai sample" in capsys.readouterr().err
 
@@ -256,6 +270,9 @@ def test_the_toy_family_goes_through_every_cli_command(tmp_path, capsys):
     untrained = model.default_evaluation(toy_family.toy_metadata())[1]
     assert results["mean_error"] < untrained["mean_error"] / 2  # trained towards the target it synthesised
     assert zoo.info(str(trained))["metrics"]["moments"]["mean_error"] == results["mean_error"]
+    assert cli.main(["evaluate", str(trained), "--temperature", "0", "--output", str(tmp_path / "cold.json")]) == 0
+    cold = json.load(open(tmp_path / "cold.json"))  # temperature 0: every sample is mu, without spread
+    assert cold["std_error"] > 0.75 * toy_family.TARGET_STD
 
     assert cli.main(["export", str(trained), "--output", str(tmp_path / "export"), "--quantize", "float32"]) == 0
     out = capsys.readouterr().out

@@ -59,16 +59,21 @@ class Gaussian(GenerativeModel):
         return {"loss": self.loss_tracker.result()}
 
     # ------------------------------------------------------------- the contract: sampling
-    def sample(self, num_samples, seed=None, batch_size=256, **conditions):
-        """uint8 images (num_samples, H, W, C); sample k does not depend on num_samples."""
-        self.check_conditions(**conditions)
+    # A condition of the toy's own, which the CLI passes through (``--temperature 0.5``).
+    sample_conditions = ("temperature",)
+
+    def sample(self, num_samples, seed=None, batch_size=256, temperature=1.0):
+        """uint8 images (num_samples, H, W, C) of ``mu + temperature * sigma * z``; sample k does
+        not depend on num_samples."""
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
+            raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
         num_samples = image_utils.check_count(num_samples)
         seed = sampling.check_seed(seed)
         batch_size = image_utils.check_count(batch_size, "batch_size")
         if seed is None:
             seed = int(keras.random.randint((), 0, 2**31 - 1, seed=self.seed_generator))
         rows = sampling.StatelessRows("normal", tf.constant([seed, 0], tf.int64), self.image_shape)
-        return np.concatenate([image_utils.to_uint8(self(rows(i, min(batch_size, num_samples - i)))).numpy()
+        return np.concatenate([image_utils.to_uint8(self(temperature * rows(i, min(batch_size, num_samples - i)))).numpy()
                                for i in range(0, num_samples, batch_size)])
 
     # ------------------------------------------------------------- the contract: the card
@@ -124,9 +129,9 @@ class Gaussian(GenerativeModel):
 
         return tf.data.Dataset.range(first, 2**62).map(batch), steps
 
-    def default_evaluation(self, metadata, num_samples=1000, seed=0, **options):
+    def default_evaluation(self, metadata, num_samples=1000, seed=0, conditions=None, **options):
         """How far the samples' mean and spread are from the target's, in pixel units ([-1, 1])."""
-        images = self.sample(num_samples, seed=seed).astype(np.float64) / 127.5 - 1.0
+        images = self.sample(num_samples, seed=seed, **(conditions or {})).astype(np.float64) / 127.5 - 1.0
         return "moments", {"mean_error": float(abs(images.mean() - TARGET_MEAN)),
                            "std_error": float(abs(images.std() - TARGET_STD)), "num_samples": int(num_samples)}
 

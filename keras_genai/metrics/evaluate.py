@@ -17,15 +17,17 @@ from keras_genai.models.images import check_count
 METRICS = ("fid", "kid", "is", "pr")
 
 
-def model_batches(model, num_samples, batch_size=500, seed=0, candidates=1):
+def model_batches(model, num_samples, batch_size=500, seed=0, candidates=1, conditions=None):
     """Yields uint8 sample batches from ``model.sample``, seeded per batch (reproducible).
 
     A conditional model (``num_classes``) gets balanced labels ``i % num_classes`` and the
     batches are ``(images, labels)`` pairs. ``candidates`` > 1 asks for discriminator-ranked
-    samples (a ``sample`` condition of GANs: ``GAN.sample(..., candidates=...)``).
+    samples (a ``sample`` condition of GANs: ``GAN.sample(..., candidates=...)``); ``conditions``
+    are more keyword arguments of ``sample`` (a diffusion model's ``steps``, ``sampler``).
     """
     num_classes = model.num_classes
     options = {"candidates": candidates} if candidates != 1 else {}
+    options.update(conditions or {})
     for index, start in enumerate(range(0, num_samples, batch_size)):
         count = min(batch_size, num_samples - start)
         batch_seed = seed * 1_000_003 + index
@@ -108,7 +110,7 @@ def compare(extractor, reference, candidate, metrics=METRICS, seed=0, is_splits=
 
 
 def evaluate(model, metrics=METRICS, num_samples=10_000, features="mnist", reference=("mnist", "test"),
-             batch_size=500, seed=0, progress=True, data_dir=None, manual_dir=None, candidates=1):
+             batch_size=500, seed=0, progress=True, data_dir=None, manual_dir=None, candidates=1, conditions=None):
     """Evaluates ``model.sample`` against a TFDS reference split.
 
     Args:
@@ -119,9 +121,10 @@ def evaluate(model, metrics=METRICS, num_samples=10_000, features="mnist", refer
         features: "mnist" (offline domain network), "inception", or a ``FeatureExtractor``.
         reference: (TFDS name, split); the whole split is used.
         candidates: 1, or for GANs the draws per image of discriminator-ranked sampling.
+        conditions: None or a dict of more ``sample`` keyword arguments (``{"steps": 10}``).
     Returns:
         dict of metric values plus the protocol (features, reference, counts, seed, and
-        candidates when above 1).
+        candidates when above 1 and conditions when given).
     """
     if num_samples < 2:
         raise ValueError(f"num_samples must be >= 2, got {num_samples}")
@@ -130,13 +133,16 @@ def evaluate(model, metrics=METRICS, num_samples=10_000, features="mnist", refer
     name, split = reference
     real = Collected(extractor, dataset_batches(name, split, None, batch_size, data_dir, manual_dir),
                      progress=progress, label=f"{name}/{split}")
-    fake = Collected(extractor, model_batches(model, num_samples, batch_size, seed, candidates), total=num_samples,
+    fake = Collected(extractor, model_batches(model, num_samples, batch_size, seed, candidates, conditions),
+                     total=num_samples,
                      progress=progress, label="samples")
     results = compare(extractor, real, fake, metrics, seed=seed)
     results.update(features=extractor.name, reference=f"{name}/{split}", reference_count=real.count,
                    num_samples=fake.count, seed=seed)
     if candidates != 1:
         results["candidates"] = candidates
+    if conditions:
+        results["conditions"] = dict(conditions)
     return results
 
 
@@ -145,23 +151,26 @@ FEATURES_PRESET = "mnist_classifier"
 
 
 def sample_quality(model, metadata, metrics=METRICS, num_samples=10_000, features="mnist", reference=None, seed=0,
-                   batch_size=500, candidates=1, **options):
+                   batch_size=500, candidates=1, conditions=None, **options):
     """The default evaluation of ``keras-genai evaluate`` (``GenerativeModel.default_evaluation``):
     ``evaluate`` of the model's samples against ``reference`` ("dataset/split", default the test
     split of the preset's dataset), with the real-data floor of the MNIST feature network's card
     when there is one. Returns ``(card key, results)``: ``<features>_features``, with
-    ``_ranked_best_of_<candidates>`` for ranked samples. Other ``options`` are ignored."""
+    ``_ranked_best_of_<candidates>`` for ranked samples and ``_<name>_<value>`` per condition
+    (sorted by name; ``mnist_features_sampler_ddim_steps_10``). Other ``options`` are ignored."""
     from keras_genai import zoo
 
     name, _, split = (reference or f"{metadata['dataset']['name']}/test").partition("/")
     results = evaluate(model, metrics=metrics, num_samples=num_samples, features=features,
-                       reference=(name, split or "test"), batch_size=batch_size, seed=seed, candidates=candidates)
+                       reference=(name, split or "test"), batch_size=batch_size, seed=seed, candidates=candidates,
+                       conditions=conditions)
     if features == "mnist":
         floor = zoo.info(FEATURES_PRESET).get("metrics", {}).get(f"real_data_floor_{name}")
         if floor:
             results["real_data_floor"] = {k: floor[k] for k in ("fid", "is_mean", "candidate", "reference")}
     ranked = f"_ranked_best_of_{candidates}" if candidates != 1 else ""
-    return f"{features}_features{ranked}", results
+    settings = "".join(f"_{key}_{value}" for key, value in sorted((conditions or {}).items()))
+    return f"{features}_features{ranked}{settings}", results
 
 
 def real_data_floor(features="mnist", dataset="mnist", reference_split="test", other_split="train",

@@ -14,9 +14,10 @@ What the zoo asks, and who asks it:
   ``check_conditions``: the CLI's ``sample`` and the sample-quality evaluation; a condition the
   model does not take is refused with a message that says which ones it takes.
 - ``preview(num_samples, seed)``: the samples.png grid of ``zoo.save_preset`` (None: no grid).
-- ``card_usage(metadata)``, ``card_preview(metadata)`` and ``card_metrics(key, results)`` (class
-  methods, so that a card is rendered from metadata.json without building the model): the card's
-  "Use" snippet, the section that shows what the model makes, and the table of each evaluation.
+- ``card_usage(metadata)``, ``card_preview(metadata)``, ``card_metrics(key, results)`` and
+  ``card_metric_sections(metrics)`` (class methods, so that a card is rendered from
+  metadata.json without building the model): the card's "Use" snippet, the section that shows
+  what the model makes, the table of each evaluation, and all the evaluations' sections.
 - ``export_signatures()``, ``example_inputs(signature, num_samples, seed)``, ``edge_signature``,
   ``edge_signatures`` and ``export_tolerances``: ``keras_genai.export`` and ``keras-genai export``.
 - ``default_evaluation(metadata, **options)``: what ``keras-genai evaluate`` runs, and under
@@ -247,6 +248,17 @@ class GenerativeModel(keras.Model):
         from keras_genai.zoo import preset
 
         return preset.sample_quality_table(key, results)
+
+    @classmethod
+    def card_metric_sections(cls, metrics):
+        """The card's Markdown lines for all the evaluations of ``metrics`` (metadata.json's: a
+        dict whose dict values are evaluations): ``card_metrics`` of each in turn. A family that
+        shows several evaluations as one table overrides it (``Diffusion``: FID against steps)."""
+        lines = []
+        for key, results in metrics.items():
+            if isinstance(results, dict):
+                lines += cls.card_metrics(key, results)
+        return lines
 
     # ----------------------------------------------------------------- export
     def export_signatures(self):
