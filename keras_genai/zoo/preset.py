@@ -4,6 +4,10 @@ A preset is data only. ``config.json`` is the Keras serialization of the compile
 (architecture and optimizers), ``metadata.json`` says where it came from and what was measured
 (dataset, recipe, metrics, sha256 of the weights), ``README.md`` is the model card rendered
 from the metadata.
+
+Reading metadata (``read_json``, ``validate_metadata``, ``weights_path``) needs no TensorFlow;
+building, saving and rendering import Keras and the families when called, so that
+``keras-genai list`` and ``info`` start in a fraction of a second.
 """
 
 import copy
@@ -13,11 +17,7 @@ import os
 import re
 import shutil
 
-import keras
-
 from keras_genai import files
-from keras_genai.models import sampling
-from keras_genai.models.base import GenerativeModel
 from keras_genai.zoo import stages
 from keras_genai.zoo.errors import MissingWeightsError, PresetError
 from keras_genai.zoo.remote import is_url, sha256_of, verify
@@ -169,6 +169,10 @@ def build_model(folder, dtype=None, seed=None):
     (None when it was saved uncompiled): ``(model, compile_config)``. ``dtype``: a dtype policy
     for the computations (see ``with_dtype_policy``). ``seed``: an integer that replaces the
     model's own ``seed`` (see ``zoo.load``)."""
+    import keras
+
+    from keras_genai.models import sampling  # and with it the shipped families, registered by name
+
     config = read_json(folder, CONFIG_FILE)
     compile_config = config.pop("compile_config", None)
     if dtype is not None:
@@ -201,6 +205,8 @@ def with_dtype_policy(config, dtype):
     mixed policy. Variables are float32 under all three policies, so the same weights file
     loads either way.
     """
+    import keras
+
     name = getattr(dtype, "name", dtype)
     if name not in DTYPE_POLICIES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPE_POLICIES)} (presets keep float32 weights), "
@@ -282,6 +288,8 @@ def save_preset(model, folder, metadata, overwrite=False, samples=True, dtype=No
     Returns:
         The metadata as written.
     """
+    import keras
+
     folder = os.path.abspath(os.fspath(folder))
     files.check_replaceable(folder, overwrite, "preset")
     staging = files.staging_folder(folder)
@@ -332,6 +340,8 @@ def write_metadata(folder, metadata, family=None):
 
 def _save_weights_without_optimizer(model, config, path):
     """Saves ``model``'s weights from a fresh, uncompiled copy built from ``config``; returns the copy."""
+    import keras
+
     config = dict(config)
     config.pop("compile_config", None)
     bare = keras.saving.deserialize_keras_object(config)
@@ -347,6 +357,8 @@ def family_of(folder):
     try:
         config = read_json(folder, CONFIG_FILE)
     except PresetError:
+        from keras_genai.models.base import GenerativeModel
+
         return GenerativeModel
     return family_of_config(config)
 
@@ -354,15 +366,22 @@ def family_of(folder):
 def family_of_config(config):
     """The ``GenerativeModel`` class a serialized model (a config.json dict) names by its registered
     name; ``GenerativeModel`` itself when it names a class that is not a registered family."""
+    import keras
+
+    import keras_genai.models  # noqa: F401 (the shipped families register their classes)
+    from keras_genai.models.base import GenerativeModel
+
     registered = config.get("registered_name")
     family = keras.saving.get_registered_object(registered) if isinstance(registered, str) else None
     return family if isinstance(family, type) and issubclass(family, GenerativeModel) else GenerativeModel
 
 
-def render_model_card(metadata, family=GenerativeModel):
-    """The model card (Markdown) for a preset's metadata; ``family``, the model's class, writes the
-    usage snippet, the table of each evaluation and the section that shows what the model makes
-    (``card_usage``, ``card_metrics``, ``card_preview``)."""
+def render_model_card(metadata, family=None):
+    """The model card (Markdown) for a preset's metadata; ``family``, the model's class (None:
+    ``GenerativeModel``), writes the usage snippet, the table of each evaluation and the section
+    that shows what the model makes (``card_usage``, ``card_metric_sections``, ``card_preview``)."""
+    if family is None:
+        from keras_genai.models.base import GenerativeModel as family
     name = metadata["name"]
     lines = [f"# {name}", "", metadata.get("description", ""), ""]
     lines += ["## Use", "", "```python", "import keras_genai", f'model = keras_genai.zoo.load("{name}")']
@@ -380,9 +399,7 @@ def render_model_card(metadata, family=GenerativeModel):
     metrics = metadata.get("metrics") or {}
     scalars = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
     lines += [f"- {key}: {stages.card_value(value)}" for key, value in scalars.items()]
-    for key, value in metrics.items():
-        if isinstance(value, dict):
-            lines += family.card_metrics(key, value)
+    lines += family.card_metric_sections(metrics)
     if not metrics:
         lines.append("No metrics measured yet.")
     lines.append("")
@@ -412,6 +429,8 @@ def sample_quality_table(title, results):
     candidate = results.get("candidate") or f"{results.get('num_samples')} samples (seed {results.get('seed')})"
     if results.get("candidates"):
         candidate += f", each the most real of {results['candidates']} generator draws by the discriminator"
+    if results.get("conditions"):
+        candidate += " drawn with " + ", ".join(f"{k}={v}" for k, v in sorted(results["conditions"].items()))
     lines = ["", f"### {title}", "",
              f"{results.get('features')} features; {candidate} against {results.get('reference')}"
              + (f" ({results['reference_count']} images)" if results.get("reference_count") else "") + ".", "",

@@ -101,9 +101,6 @@ def check_plan(stages, config=None):
     model_class = _registered_class(config)  # the preset's; the first stage's builder says its own
     builder = None
     transformed = False
-    current = dict(DEFAULTS)
-    current_optimizers = None
-    plan = []
     for number, raw in enumerate(stages, 1):
         where = f"recipe stage {number}"
         if not isinstance(raw, dict):
@@ -148,8 +145,23 @@ def check_plan(stages, config=None):
             _check_options(stage["options"], builder, transformed, model_options, where)
         if "optimizers" in stage:
             _check_optimizers(stage["optimizers"], where, compile_config, model_class)
+    return filled(stages)
+
+
+def filled(stages):
+    """The stages with every default filled in, unchecked (a new list): each stage's batch size,
+    seed and dtype policy are its own or the previous stage's (``DEFAULTS`` for the first), and
+    a stage without ``optimizers`` gets the previous stage's, written out, so that each stage
+    reads alone. No TensorFlow is imported (``keras-genai info`` prints this); ``check_plan``
+    checks the stages first."""
+    current = dict(DEFAULTS)
+    current_optimizers = None
+    plan = []
+    for raw in stages:
+        stage = copy.deepcopy(raw)
+        if "optimizers" in stage:
             current_optimizers = stage["optimizers"]
-        elif current_optimizers is not None:  # the previous stage's, written out: each stage reads alone
+        elif current_optimizers is not None:
             stage["optimizers"] = copy.deepcopy(current_optimizers)
         for field in DEFAULTS:
             current[field] = stage.get(field, current[field])
@@ -194,10 +206,11 @@ def _registered_class(config):
     """The ``GenerativeModel`` class a config.json dict names, None when it names none."""
     if not config:
         return None
+    from keras_genai.models.base import GenerativeModel
     from keras_genai.zoo import preset
 
     family = preset.family_of_config(config)
-    return None if family is preset.GenerativeModel else family
+    return None if family is GenerativeModel else family
 
 
 def _check_call(call, key, functions, where, field, first_is_model):

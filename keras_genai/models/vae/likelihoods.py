@@ -18,11 +18,8 @@ its config stores. GAN losses are given the same way (``GAN(loss="wasserstein")`
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from keras_genai import lookup
-
-tfd = tfp.distributions
 
 LIKELIHOODS = ("bernoulli", "gaussian", "logistic")
 RANGES = {"bernoulli": (0.0, 1.0), "gaussian": (-1.0, 1.0), "logistic": (-1.0, 1.0)}
@@ -36,6 +33,14 @@ def check_name(name):
     return lookup.check_name(name, LIKELIHOODS, "likelihood")
 
 
+def distributions():
+    """``tfp.distributions``, imported on first use: TensorFlow Probability takes most of a second
+    to import, which ``import keras_genai`` should not cost a user who never builds a VAE."""
+    import tensorflow_probability as tfp
+
+    return tfp.distributions
+
+
 def _split(params):
     channels = params.shape[-1] // 2
     loc, log_scale = params[..., :channels], params[..., channels:]
@@ -45,6 +50,7 @@ def _split(params):
 def distribution(name, params):
     """p(x | z) for decoder outputs ``params`` (float32): a distribution with event shape (H, W, C)."""
     params = tf.cast(params, tf.float32)
+    tfd = distributions()
     if name == "bernoulli":
         return tfd.Independent(tfd.Bernoulli(logits=params, dtype=tf.float32), reinterpreted_batch_ndims=3)
     loc, log_scale = _split(params)
@@ -68,6 +74,7 @@ def log_prob(name, params, images):
 def mean(name, params):
     """The mean image of p(x | z) in the likelihood's range, float32 (batch, H, W, C)."""
     params = tf.cast(params, tf.float32)
+    tfd = distributions()
     if name == "bernoulli":
         return tf.sigmoid(params)
     loc, _ = _split(params)

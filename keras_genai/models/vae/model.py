@@ -22,7 +22,6 @@ import numbers
 import keras
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from keras_genai import distribution
 from keras_genai.metrics import likelihood as likelihood_metrics
@@ -30,8 +29,6 @@ from keras_genai.models import images as image_utils
 from keras_genai.models import sampling
 from keras_genai.models.base import GenerativeModel, check_latents, check_num_classes, latent_noise
 from keras_genai.models.vae import likelihoods
-
-tfd = tfp.distributions
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
@@ -137,12 +134,12 @@ class VAE(GenerativeModel):
 
     def posterior(self, mean, log_variance):
         """q(z | x): ``tfd.MultivariateNormalDiag`` with the encoder's mean and log-variance."""
-        return tfd.MultivariateNormalDiag(loc=mean, scale_diag=tf.exp(0.5 * log_variance))
+        return likelihoods.distributions().MultivariateNormalDiag(loc=mean, scale_diag=tf.exp(0.5 * log_variance))
 
     def prior(self):
         """p(z): standard normal over ``latent_dim`` dimensions."""
         zeros = tf.zeros((self.latent_dim,), tf.float32)
-        return tfd.MultivariateNormalDiag(loc=zeros, scale_diag=tf.ones_like(zeros))
+        return likelihoods.distributions().MultivariateNormalDiag(loc=zeros, scale_diag=tf.ones_like(zeros))
 
     def call(self, inputs, training=False):
         """images [, labels] -> mean reconstructions (decoded posterior means)."""
@@ -156,7 +153,7 @@ class VAE(GenerativeModel):
         z = mean + tf.exp(0.5 * log_variance) * noise
         params = self._decode(z, labels, training=training)
         reconstruction = -likelihoods.log_prob(self.likelihood, params, images)
-        kl = tfd.kl_divergence(self.posterior(mean, log_variance), self.prior())
+        kl = likelihoods.distributions().kl_divergence(self.posterior(mean, log_variance), self.prior())
         return reconstruction, kl
 
     def kl_weight(self, step):
