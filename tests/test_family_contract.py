@@ -270,6 +270,8 @@ def test_the_toy_family_goes_through_every_cli_command(tmp_path, capsys):
     untrained = model.default_evaluation(toy_family.toy_metadata())[1]
     assert results["mean_error"] < untrained["mean_error"] / 2  # trained towards the target it synthesised
     assert zoo.info(str(trained))["metrics"]["moments"]["mean_error"] == results["mean_error"]
+    # The card of a preset the user trained loads that folder, not a shipped preset of the same name.
+    assert f'model = keras_genai.zoo.load("{os.path.realpath(trained)}")  # this folder' in (trained / "README.md").read_text()
     assert cli.main(["evaluate", str(trained), "--temperature", "0", "--output", str(tmp_path / "cold.json")]) == 0
     cold = json.load(open(tmp_path / "cold.json"))  # temperature 0: every sample is mu, without spread
     assert cold["std_error"] > 0.75 * toy_family.TARGET_STD

@@ -314,7 +314,7 @@ def save_preset(model, folder, metadata, overwrite=False, samples=True, dtype=No
 
             images, columns = preview
             plot.save_grid(images, os.path.join(staging, SAMPLES_FILE), columns=columns)
-        write_metadata(staging, metadata, type(model))
+        write_metadata(staging, metadata, type(model), source=load_source(folder))
         files.publish_folder(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -322,16 +322,32 @@ def save_preset(model, folder, metadata, overwrite=False, samples=True, dtype=No
     return metadata
 
 
-def write_metadata(folder, metadata, family=None):
+def load_source(folder):
+    """What a card tells ``zoo.load`` to load: the preset's name for a folder shipped with the
+    package, else the folder itself (relative to the working directory when inside it, as
+    ``./my_dcgan``), so that the card of a preset a user trained loads that preset, not the shipped one."""
+    from keras_genai.zoo import registry
+
+    folder = os.path.realpath(os.fspath(folder))
+    if os.path.dirname(folder) == os.path.realpath(registry.builtin_root()):
+        return None
+    relative = os.path.relpath(folder)
+    if relative.startswith(os.pardir):
+        return folder
+    return relative if os.sep in relative else f".{os.sep}{relative}"
+
+
+def write_metadata(folder, metadata, family=None, source=None):
     """Writes metadata.json and re-renders README.md (the model card) from it; ``family``: the
-    model's class (default: the class ``folder/config.json`` names, see ``family_of``).
+    model's class (default: the class ``folder/config.json`` names, see ``family_of``);
+    ``source``: what the card's snippet loads (default ``load_source(folder)``).
 
     Both are serialized before anything is written (a value JSON cannot hold, or a card that
     cannot be rendered, changes nothing) and each file is replaced atomically
     (``files.atomic_write``), so a failure or a kill leaves the old files, never a truncated one.
     """
     text = json.dumps(metadata, indent=2, sort_keys=False) + "\n"
-    card = render_model_card(metadata, family or family_of(folder))
+    card = render_model_card(metadata, family or family_of(folder), source or load_source(folder))
     with files.atomic_write(os.path.join(folder, METADATA_FILE)) as f:
         f.write(text)
     with files.atomic_write(os.path.join(folder, CARD_FILE)) as f:
@@ -376,15 +392,18 @@ def family_of_config(config):
     return family if isinstance(family, type) and issubclass(family, GenerativeModel) else GenerativeModel
 
 
-def render_model_card(metadata, family=None):
+def render_model_card(metadata, family=None, source=None):
     """The model card (Markdown) for a preset's metadata; ``family``, the model's class (None:
     ``GenerativeModel``), writes the usage snippet, the table of each evaluation and the section
-    that shows what the model makes (``card_usage``, ``card_metric_sections``, ``card_preview``)."""
+    that shows what the model makes (``card_usage``, ``card_metric_sections``, ``card_preview``);
+    ``source``: what the snippet passes to ``zoo.load`` (None: the preset's name)."""
     if family is None:
         from keras_genai.models.base import GenerativeModel as family
     name = metadata["name"]
     lines = [f"# {name}", "", metadata.get("description", ""), ""]
-    lines += ["## Use", "", "```python", "import keras_genai", f'model = keras_genai.zoo.load("{name}")']
+    loaded = json.dumps(source if source is not None else name)
+    lines += ["## Use", "", "```python", "import keras_genai",
+              f"model = keras_genai.zoo.load({loaded})" + ("  # this folder" if source is not None else "")]
     lines += family.card_usage(metadata) + ["```", ""]
     weights = metadata.get("weights") or {}
     if not weights.get("sha256"):
