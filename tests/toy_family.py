@@ -62,9 +62,10 @@ class Gaussian(GenerativeModel):
     # A condition of the toy's own, which the CLI passes through (``--temperature 0.5``).
     sample_conditions = ("temperature",)
 
-    def sample(self, num_samples, seed=None, batch_size=256, temperature=1.0):
+    def sample(self, num_samples, seed=None, batch_size=256, temperature=1.0, **conditions):
         """uint8 images (num_samples, H, W, C) of ``mu + temperature * sigma * z``; sample k does
         not depend on num_samples."""
+        self.check_conditions(**conditions)      # refuses what it does not take, saying what it takes
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
             raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
         num_samples = image_utils.check_count(num_samples)
