@@ -29,6 +29,8 @@ def test_wheel_ships_presets_and_loads_outside_the_checkout(tmp_path):
     for required in ("config.json", "metadata.json", "model.weights.h5", "README.md", "samples.png"):
         assert f"keras_genai/presets/dcgan_mnist/{required}" in names
     assert "keras_genai/presets/dcgan_celeba/metadata.json" in names
+    licence = [name for name in names if name.endswith("LICENSE") and ".dist-info/" in name]  # setup.cfg's Apache-2.0
+    assert licence and b"Apache License" in zipfile.ZipFile(tmp_path / "dist" / wheel).read(licence[0])
 
     site = tmp_path / "site"
     install = subprocess.run(
