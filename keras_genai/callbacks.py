@@ -58,7 +58,8 @@ class SampleGrid(keras.callbacks.Callback):
 class TensorBoardImages(keras.callbacks.Callback):
     """Writes sample images (fixed noise) as TensorBoard image summaries each epoch.
 
-    They go to ``<log_dir>/samples`` beside the ``train`` scalars of ``keras.callbacks.TensorBoard``.
+    They go to ``<log_dir>/samples`` beside the ``train`` scalars of ``keras.callbacks.TensorBoard``,
+    at the same step: the epoch, counted from 0 as Keras counts its epoch scalars.
 
     Example:
 
@@ -87,7 +88,7 @@ class TensorBoardImages(keras.callbacks.Callback):
             self._writer = tf.summary.create_file_writer(self.log_dir)
         images, _ = self.model.preview(self.num_samples, seed=self.seed)
         with self._writer.as_default():
-            tf.summary.image("samples", tf.cast(images, tf.float32) / 255.0, step=epoch + 1, max_outputs=self.num_samples)
+            tf.summary.image("samples", tf.cast(images, tf.float32) / 255.0, step=epoch, max_outputs=self.num_samples)
         self._writer.flush()
 
     def on_train_end(self, logs=None):
