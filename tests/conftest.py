@@ -40,6 +40,18 @@ def tiny_gan():
     return model
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _release_memory_after_each_file():
+    """Once a file's tests (and its module fixtures) are done, frees what they built: Keras's
+    global state and the traced functions held in reference cycles. A pytest-xdist worker runs
+    many files in one process; without this its memory grew past 20 GB in a full run."""
+    yield
+    import gc
+
+    keras.backend.clear_session()
+    gc.collect()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_GENAI_CACHE", str(tmp_path / "cache"))
