@@ -1,5 +1,7 @@
 """Discriminator-ranked sampling: ``GAN.sample(..., candidates=m)``, its export, CLI and card."""
 
+import resource
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -112,12 +114,17 @@ def test_ranked_requests_past_the_int32_draws_are_refused_in_keras_and_served(tm
     path = export.saved_model(model, tmp_path / "m")
     inputs = {"labels": labels} if num_classes else {"num_samples": np.int32(2)}
     inputs["seed"] = np.int64(1)
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples \\* candidates must be at most 2147483647"):
         runtime.run_saved_model(path, {**inputs, "candidates": np.int32(too_many)}, "sample_ranked")
     if not num_classes:  # 2**16 images of 2**16 candidates: exactly 2**32 draws, which int32 wraps to 0
         with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples \\* candidates must be at most"):
             runtime.run_saved_model(path, {"num_samples": np.int32(2**16), "candidates": np.int32(2**16),
                                            "seed": np.int64(1)}, "sample_ranked")
+    # Refused before anything sized by the request is made: an op that ran first (noise of 2**32
+    # rows, labels repeated 2**31 - 1 times) would have raised the peak by gigabytes.
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before
+    assert grown < 512 * 1024, f"a refused request raised peak memory by {grown / 2**20:.1f} GiB"
     # Within the bound nothing changed: served and Keras agree.
     served = runtime.run_saved_model(path, {**inputs, "candidates": np.int32(3)}, "sample_ranked")["images"]
     np.testing.assert_array_equal(served, model.sample(2, seed=1, labels=labels, candidates=3))

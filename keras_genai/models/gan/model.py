@@ -412,8 +412,8 @@ class GAN(GenerativeModel):
             return {"images": image_utils.to_uint8(self._generate(generator, z, labels, training=False))}
 
         def sample_ranked(num_samples, candidates, seed, labels):
-            candidates = _positive(candidates)
-            z = latent_noise(_served_draws(num_samples, candidates), seed, latent_dim)
+            draws, candidates = _served_request(num_samples, candidates)
+            z = latent_noise(draws, seed, latent_dim)
             return {"images": image_utils.to_uint8(
                 best_of_candidates(generator, discriminator, z, labels, candidates, conditional))}
 
@@ -483,13 +483,6 @@ def best_of_candidates(generator, discriminator, z, labels, candidates, conditio
 EXAMPLE_CANDIDATES = 3
 
 
-def _positive(candidates):
-    """A served ``candidates`` scalar, checked in the graph: it must be at least 1."""
-    check = tf.debugging.assert_greater_equal(candidates, 1, message="candidates must be a positive integer")
-    with tf.control_dependencies([check]):
-        return tf.identity(candidates)
-
-
 # The most generator draws (``num_samples * candidates``) one ranked sampling call makes: the
 # served graph holds them in one tensor whose shape, row indices and gather indices are int32.
 MAX_RANKED_DRAWS = 2**31 - 1
@@ -505,13 +498,19 @@ def check_ranked_draws(num_samples, candidates):
                          + _TOO_MANY_DRAWS)
 
 
-def _served_draws(num_samples, candidates):
-    """``num_samples * candidates`` of the served graph as int32, multiplied in int64 and checked
-    against ``MAX_RANKED_DRAWS`` first (an int32 product would wrap around)."""
+def _served_request(num_samples, candidates):
+    """A served ranked request, checked in the graph before anything is drawn or repeated:
+    ``candidates`` at least 1, and ``num_samples * candidates`` (multiplied in int64, since an
+    int32 product would wrap around) at most ``MAX_RANKED_DRAWS``. Returns ``(draws,
+    candidates)`` as int32 scalars that depend on both checks, so that no op sized by either
+    (the noise, the repeated labels) runs for a refused request."""
     draws = tf.cast(num_samples, tf.int64) * tf.cast(candidates, tf.int64)
-    check = tf.debugging.assert_less_equal(draws, tf.constant(MAX_RANKED_DRAWS, tf.int64), message=_TOO_MANY_DRAWS)
-    with tf.control_dependencies([check]):
-        return tf.cast(draws, tf.int32)
+    checks = [
+        tf.debugging.assert_greater_equal(candidates, 1, message="candidates must be a positive integer"),
+        tf.debugging.assert_less_equal(draws, tf.constant(MAX_RANKED_DRAWS, tf.int64), message=_TOO_MANY_DRAWS),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.cast(draws, tf.int32), tf.identity(candidates)
 
 
 def _check_options(loss, discriminator_steps, gradient_penalty, ema_decay, num_classes, generator_top_k):
