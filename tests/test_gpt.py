@@ -230,3 +230,30 @@ def test_compile_defaults_to_the_shakespeare_recipes_optimizer_at_a_constant_rat
     explicit = GPT(VOCAB, context_length=8, num_layers=1, num_heads=2, embed_dim=8, seed=0)
     explicit.compile(optimizer="sgd")
     assert type(explicit.optimizer).__name__ == "SGD"
+
+
+def test_the_shipped_card_text_is_what_generate_writes_today():
+    # Pins decoding to the bit: the card's sample (400 characters past a 256-character context,
+    # so the cache is rebuilt on the way) was written by the decoding loop of the training run.
+    from keras_genai import zoo
+
+    card = zoo.info("gpt_shakespeare")["sample_text"]
+    model = zoo.load("gpt_shakespeare", compile=False)
+    text = model.generate(card["prompt"], card["max_new_tokens"], temperature=card["temperature"], seed=card["seed"])
+    assert text == card["text"]
+
+
+@pytest.mark.parametrize("rows", [1, 3, 8])
+def test_dense_in_column_blocks_gives_the_dense_layers_numbers_exactly(rows):
+    from keras_genai.nets.transformer import column_blocks, dense_in_column_blocks
+
+    dense = keras.layers.Dense(768, activation="gelu")
+    x = tf.constant(np.random.default_rng(rows).standard_normal((rows, 192)), tf.float32)
+    dense.build(x.shape)
+    blocks = column_blocks(dense)
+    assert len(blocks) == 3 and sum(int(kernel.shape[1]) for kernel, _ in blocks) == 768
+    # Eagerly and compiled (where MatMul, BiasAdd and GELU are fused into one kernel, whose
+    # rounding differs from the eager ops'), each the same as the layer in the same mode.
+    np.testing.assert_array_equal(dense_in_column_blocks(dense, x, blocks).numpy(), dense(x).numpy())
+    compiled = tf.function(lambda x: dense_in_column_blocks(dense, x, column_blocks(dense)))(x)
+    np.testing.assert_array_equal(compiled.numpy(), tf.function(dense)(x).numpy())

@@ -4,8 +4,9 @@ Every layer has three ways to run:
 
 - ``call(x)``: the whole sequence at once (training, scoring), causal mask;
 - ``prefill(x)``: the same, also returning each block's keys and values (batch, heads, L, head_dim);
-- ``step(x, cache, position)``: one new position against a fixed-size cache of
-  ``context_length`` positions, written in place at ``position``; one step costs one position.
+- ``step(x, keys, values, position, weights)``: one new position, x (batch, width), against
+  fixed-size caches of ``context_length`` positions, written at ``position``; one step costs one
+  position. ``weights`` (``decoding_weights()``) are read once per decoding loop, not per step.
 """
 
 import math
@@ -88,16 +89,83 @@ class CausalSelfAttention(keras.layers.Layer):
     def call(self, x, training=False):
         return self.prefill(x, training=training)[0]
 
-    def step(self, x, keys, values, position):
-        """One position. x (batch, 1, width); keys/values (batch, heads, context, head_dim) hold
-        positions < ``position``; returns ``(y, keys, values)`` with this position written."""
-        q, k, v = self._split_heads(self.qkv(x))
-        context = tf.shape(keys)[2]
-        at = tf.cast(tf.one_hot(position, context), keys.dtype)[None, None, :, None]
-        keys = keys * (1 - at) + k * at
-        values = values * (1 - at) + v * at
-        mask = (tf.range(context) <= position)[None, None, None, :]
-        return self._attend(q, keys, values, mask, training=False), keys, values
+    def decoding_weights(self):
+        """The weights ``step`` multiplies by, read once and cut into column blocks
+        (``column_blocks``): pass them to every ``step`` of a decoding loop."""
+        return {"qkv": column_blocks(self.qkv), "projection": column_blocks(self.projection)}
+
+    def step(self, x, keys, values, position, weights=None):
+        """One position. x (batch, width) at ``position``; keys/values (batch, heads, context,
+        head_dim) hold positions < ``position``; ``weights`` from ``decoding_weights()`` (read
+        here when None). Returns ``(y (batch, width), keys, values)`` with this position written.
+        The same numbers as ``call`` gives at that position: on 2-D tensors (each projection one
+        matrix product, no reshapes around it) and with the products in column blocks."""
+        weights = weights or self.decoding_weights()
+        qkv = dense_in_column_blocks(self.qkv, x, weights["qkv"])
+        q, k, v = tf.unstack(tf.reshape(qkv, [-1, 3, self.num_heads, 1, self.head_dim]), axis=1)
+        keys = _write_position(keys, k, position)
+        values = _write_position(values, v, position)
+        mask = (tf.range(tf.shape(keys)[2]) <= position)[None, None, None, :]
+        scores = tf.matmul(q, keys, transpose_b=True) / math.sqrt(self.head_dim)
+        scores = tf.where(mask, tf.cast(scores, tf.float32), _MASKED)
+        attention = tf.cast(tf.nn.softmax(scores, axis=-1), values.dtype)
+        y = tf.reshape(tf.matmul(attention, values), [-1, self.num_heads * self.head_dim])
+        return dense_in_column_blocks(self.projection, y, weights["projection"]), keys, values
+
+
+# oneDNN (TensorFlow's ``ExecuteSingleThreadedGemm``) runs a matrix product on the calling thread
+# when its operands and result take fewer bytes than this, and splits larger ones over the intra-op
+# threads. The products of one decoding step are tiny, and handing each to another thread and
+# back costs more than the arithmetic it shares.
+_ONE_THREAD_GEMM_BYTES = 8 * 32 * 1024
+
+
+def column_blocks(dense, rows=8):
+    """A ``keras.layers.Dense``'s kernel and bias, read once (in its compute dtype) and cut into
+    column blocks small enough that oneDNN multiplies up to ``rows`` input rows by each on the
+    calling thread: a list of ``(kernel (in, w), bias (w,) or None)``."""
+    inputs, units = dense.kernel.shape
+    widest = max(1, (_ONE_THREAD_GEMM_BYTES // 4 - 1 - inputs * rows) // (rows + inputs))
+    count = -(-units // widest)
+    edges = [units * i // count for i in range(count + 1)]
+    kernel = tf.cast(tf.convert_to_tensor(dense.kernel), dense.compute_dtype)
+    bias = None if dense.bias is None else tf.cast(tf.convert_to_tensor(dense.bias), dense.compute_dtype)
+    return [(kernel[:, a:b], None if bias is None else bias[a:b]) for a, b in zip(edges, edges[1:])]
+
+
+def dense_in_column_blocks(dense, x, blocks):
+    """``dense(x)`` for x (batch, in), one product per block of ``column_blocks(dense)``: the same
+    numbers, since each output column is the same sum in the same order.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras
+    from keras_genai.nets.transformer import column_blocks, dense_in_column_blocks
+
+    dense = keras.layers.Dense(768, activation="gelu")
+    x = np.random.default_rng(0).standard_normal((1, 192)).astype("float32")
+    y = dense(x)  # builds the layer
+    blocks = column_blocks(dense)  # 3 blocks of 256 columns
+    np.testing.assert_array_equal(dense_in_column_blocks(dense, x, blocks), y)
+    ```
+    """
+    outputs = []
+    for kernel, bias in blocks:
+        y = keras.ops.matmul(x, kernel)
+        if bias is not None:
+            y = keras.ops.add(y, bias)
+        outputs.append(y if dense.activation is None else dense.activation(y))
+    return outputs[0] if len(outputs) == 1 else tf.concat(outputs, axis=-1)
+
+
+def _write_position(cache, new, position):
+    """cache (batch, heads, context, head_dim) with ``new`` (batch, heads, 1, head_dim) written at
+    ``position`` of the context axis (one strided-slice update: no pass over the other rows)."""
+    begin = tf.stack([0, 0, position, 0])
+    return tf.raw_ops.TensorStridedSliceUpdate(input=cache, begin=begin, end=begin + [0, 0, 1, 0],
+                                               strides=[1, 1, 1, 1], value=new, begin_mask=0b1011, end_mask=0b1011)
 
 
 @keras.saving.register_keras_serializable(package="keras_genai")
@@ -155,7 +223,17 @@ class TransformerBlock(keras.layers.Layer):
     def call(self, x, training=False):
         return self.prefill(x, training=training)[0]
 
-    def step(self, x, keys, values, position):
-        attended, keys, values = self.attention.step(self.attention_norm(x), keys, values, position)
+    def decoding_weights(self):
+        """The weights ``step`` multiplies by, read once in column blocks (see
+        ``CausalSelfAttention.decoding_weights``)."""
+        return {**self.attention.decoding_weights(), "mlp_in": column_blocks(self.mlp_in),
+                "mlp_out": column_blocks(self.mlp_out)}
+
+    def step(self, x, keys, values, position, weights=None):
+        """One position: x (batch, width) -> ``(y (batch, width), keys, values)``; ``weights``
+        from ``decoding_weights()`` (see ``CausalSelfAttention.step``)."""
+        weights = weights or self.decoding_weights()
+        attended, keys, values = self.attention.step(self.attention_norm(x), keys, values, position, weights)
         x = x + attended
-        return x + self._mlp(x, False), keys, values
+        hidden = dense_in_column_blocks(self.mlp_in, self.mlp_norm(x), weights["mlp_in"])
+        return x + dense_in_column_blocks(self.mlp_out, hidden, weights["mlp_out"]), keys, values

@@ -153,7 +153,7 @@ class GPT(GenerativeModel):
         if self.head is not None:
             return tf.cast(self.head(x), tf.float32)
         table = tf.cast(self.token_embedding.embeddings, x.dtype)
-        return tf.cast(tf.einsum("bld,vd->blv", x, table), tf.float32)
+        return tf.cast(tf.einsum("...d,vd->...v", x, table), tf.float32)
 
     def call(self, tokens, training=False):
         """tokens (batch, L) int32 ids, L <= context_length -> logits (batch, L, vocabulary) float32
@@ -248,14 +248,16 @@ class GPT(GenerativeModel):
             caches.append((tf.pad(keys, pad), tf.pad(values, pad)))
         return caches, self._logits(x[:, -1:])[:, 0]
 
-    def _step(self, token, position, caches):
-        """token (batch,) at ``position`` -> (caches, next logits (batch, V))."""
-        x = self._embed(token[:, None], tf.reshape(position, [1, 1]))
+    def _step(self, token, position, caches, weights=None):
+        """token (batch,) at ``position`` -> (caches, next logits (batch, V)); ``weights`` are the
+        blocks' ``decoding_weights()`` (read here when None)."""
+        x = self._embed(token, position[None])  # (batch, width): one position, no length axis
+        weights = weights or [None] * len(self.blocks)
         updated = []
-        for block, (keys, values) in zip(self.blocks, caches):
-            x, keys, values = block.step(x, keys, values, position)
+        for block, (keys, values), block_weights in zip(self.blocks, caches, weights):
+            x, keys, values = block.step(x, keys, values, position, block_weights)
             updated.append((keys, values))
-        return updated, self._logits(x)[:, 0]
+        return updated, self._logits(x)
 
     def _last_logits(self, window):
         """Recomputes the whole window (batch, L) and returns the last position's logits
@@ -266,7 +268,10 @@ class GPT(GenerativeModel):
         """The compiled decoding loop: prompt (batch, P) int32 -> new ids (batch, max_new_tokens).
 
         The new ids are kept in blocks of ``_TOKENS_PER_BLOCK`` steps (the block being filled is
-        rewritten each step), so memory grows by about 4 bytes per new id, not by one tensor per step."""
+        rewritten each step), so memory grows by about 4 bytes per new id, not by one tensor per step.
+        Nothing is decided per step that can be decided once: greedy or sampled picking is chosen
+        outside the loop, the weights are read before it, and the cache rebuilds of the context
+        policy happen between inner loops of plain cached steps (no ``tf.cond`` per step)."""
         context = self.context_length
         refill = context // 2
         checks = [
@@ -281,43 +286,64 @@ class GPT(GenerativeModel):
             max_new_tokens = tf.identity(max_new_tokens)
         batch, length = tf.shape(prompt)[0], tf.shape(prompt)[1]
         recent = tf.concat([tf.zeros([batch, context - length], tf.int32), prompt], axis=1)
-        if use_cache:
-            caches, logits = self._prefill(prompt)
-        else:
-            caches, logits = [], self._last_logits(prompt)
         block_size = _TOKENS_PER_BLOCK
         new_ids = tf.TensorArray(tf.int32, size=(max_new_tokens - 1) // block_size + 1,
                                  element_shape=tf.TensorShape([None, block_size]))
         columns = tf.range(block_size)[None]
-
-        def body(i, filled, recent, logits, caches, block, new_ids):
-            token = _pick(logits, temperature, top_k, top_p, seed, i)
-            block = tf.where(columns == i % block_size, token[:, None], block)
-            new_ids = new_ids.write(i // block_size, block)
-            recent = tf.concat([recent[:, 1:], token[:, None]], axis=1)
-            filled = filled + 1
-            if not use_cache:
-                # The same windows as the cached path, recomputed from scratch every step.
-                filled = tf.where(filled > context, refill, filled)
-                return (i + 1, filled, recent, self._last_logits(recent[:, context - filled:]), caches, block,
-                        new_ids)
-
-            def from_cache():
-                updated, next_logits = self._step(token, filled - 1, caches)
-                return updated, next_logits, filled
-
-            def rebuild():
-                rebuilt, next_logits = self._prefill(recent[:, context - refill:])
-                return rebuilt, next_logits, tf.constant(refill)
-
-            caches, logits, filled = tf.cond(filled > context, rebuild, from_cache)
-            return i + 1, filled, recent, logits, caches, block, new_ids
-
         block = tf.zeros([batch, block_size], tf.int32)
-        loop = tf.while_loop(lambda i, *_: i < max_new_tokens, body,
-                             (tf.constant(0), length, recent, logits, caches, block, new_ids))
-        blocks = loop[-1].stack()  # (blocks, batch, block_size)
-        return tf.reshape(tf.transpose(blocks, [1, 0, 2]), [batch, -1])[:, :max_new_tokens]
+
+        def record(i, token, recent, block, new_ids):
+            """Keeps the new ``token`` (batch,) of step ``i``: in its id block and at the end of
+            the window of the last ``context`` ids."""
+            block = tf.where(columns == i % block_size, token[:, None], block)
+            return tf.concat([recent[:, 1:], token[:, None]], axis=1), block, new_ids.write(i // block_size, block)
+
+        if not use_cache:
+            # The same windows as the cached path, recomputed from scratch every step.
+            def recompute(i, filled, recent, logits, block, new_ids):
+                token = _pick(logits, temperature, top_k, top_p, seed, i)
+                recent, block, new_ids = record(i, token, recent, block, new_ids)
+                filled = tf.where(filled + 1 > context, refill, filled + 1)
+                return i + 1, filled, recent, self._last_logits(recent[:, context - filled:]), block, new_ids
+
+            loop = tf.while_loop(lambda i, *_: i < max_new_tokens, recompute,
+                                 (tf.constant(0), length, recent, self._last_logits(prompt), block, new_ids))
+            return _collect(loop[-1], batch, max_new_tokens)
+
+        def decode(pick):
+            """The cached loop for one way of picking ids (the choice is made once, outside the
+            loop). Inner loop: one cached step per id while the cache has room; each outer
+            iteration starts by rebuilding a full cache from the last ``refill`` ids."""
+
+            def cached_step(i, filled, recent, logits, caches, block, new_ids):
+                token = pick(logits, i)
+                recent, block, new_ids = record(i, token, recent, block, new_ids)
+                caches, logits = self._step(token, filled, caches, weights)
+                return i + 1, filled + 1, recent, logits, caches, block, new_ids
+
+            def rebuild(i, filled, recent, logits, caches, block, new_ids):
+                token = pick(logits, i)
+                recent, block, new_ids = record(i, token, recent, block, new_ids)
+                caches, logits = self._prefill(recent[:, context - refill:])
+                return i + 1, tf.constant(refill), recent, logits, caches, block, new_ids
+
+            def segment(*state):
+                state = tf.cond(state[1] >= context, lambda: rebuild(*state), lambda: state)
+                return tf.while_loop(lambda i, filled, *_: (i < max_new_tokens) & (filled < context),
+                                     cached_step, state)
+
+            caches, logits = self._prefill(prompt)
+            # Weights are read once here, not at every step: inside the loop the layers see them as
+            # loop-invariant tensors (the same ops on the same values as reading the variables).
+            weights = [transformer_block.decoding_weights() for transformer_block in self.blocks]
+            with keras.StatelessScope(state_mapping=[(w, tf.convert_to_tensor(w)) for w in self.weights]):
+                loop = tf.while_loop(lambda i, *_: i < max_new_tokens, segment,
+                                     (tf.constant(0), length, recent, logits, caches, block, new_ids))
+            return _collect(loop[-1], batch, max_new_tokens)
+
+        return tf.cond(temperature > 0,
+                       lambda: decode(lambda logits, i: _sample(logits, temperature, top_k, top_p, seed, i)),
+                       lambda: decode(lambda logits, i: _greedy(logits)))
 
     def _compiled(self, use_cache):
         functions = self._compiled_generate.functions
@@ -578,27 +604,40 @@ _GENERATE_SIGNATURE = [
 ]
 
 
+def _collect(new_ids, batch, max_new_tokens):
+    """The id blocks of the decoding loop (a TensorArray) as (batch, max_new_tokens) int32."""
+    blocks = new_ids.stack()  # (blocks, batch, block_size)
+    return tf.reshape(tf.transpose(blocks, [1, 0, 2]), [batch, -1])[:, :max_new_tokens]
+
+
 def _pick(logits, temperature, top_k, top_p, seed, step):
-    """Next ids (batch,) from logits (batch, V): argmax when temperature == 0, else a sample
-    from softmax(logits / temperature) restricted to the top_k (0 = all) most likely ids (ties
-    with the k-th are kept) and to the smallest set whose probability reaches top_p (1 = all).
-    Stateless in (seed, step)."""
+    """Next ids (batch,) from logits (batch, V): ``_greedy`` when temperature == 0, else
+    ``_sample``."""
+    return tf.cond(temperature > 0, lambda: _sample(logits, temperature, top_k, top_p, seed, step),
+                   lambda: _greedy(logits))
 
-    def sample():
-        scaled = logits / temperature
-        ordered = tf.sort(scaled, axis=-1, direction="DESCENDING")
-        vocabulary = tf.shape(logits)[-1]
-        k = tf.where(top_k > 0, tf.minimum(top_k, vocabulary), vocabulary)
-        kth_largest = ordered[:, k - 1: k]
-        before = tf.math.cumsum(tf.nn.softmax(ordered, axis=-1), axis=-1, exclusive=True)
-        nucleus_smallest = tf.reduce_min(tf.where(before < top_p, ordered, np.inf), axis=-1, keepdims=True)
-        threshold = tf.maximum(kth_largest, nucleus_smallest)
-        # Ties with the k-th value are kept; excluded ids get probability exactly 0.
-        kept = tf.where(scaled >= threshold, scaled, -np.inf)
-        draw_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)])
-        return tf.random.stateless_categorical(kept, 1, seed=draw_seed, dtype=tf.int32)[:, 0]
 
-    return tf.cond(temperature > 0, sample, lambda: tf.argmax(logits, axis=-1, output_type=tf.int32))
+def _greedy(logits):
+    """The most likely ids (batch,) int32 of logits (batch, V)."""
+    return tf.argmax(logits, axis=-1, output_type=tf.int32)
+
+
+def _sample(logits, temperature, top_k, top_p, seed, step):
+    """Ids (batch,) drawn from softmax(logits / temperature), temperature > 0, restricted to the
+    top_k (0 = all) most likely ids (ties with the k-th are kept) and to the smallest set whose
+    probability reaches top_p (1 = all). Stateless in (seed, step)."""
+    scaled = logits / temperature
+    ordered = tf.sort(scaled, axis=-1, direction="DESCENDING")
+    vocabulary = tf.shape(logits)[-1]
+    k = tf.where(top_k > 0, tf.minimum(top_k, vocabulary), vocabulary)
+    kth_largest = ordered[:, k - 1: k]
+    before = tf.math.cumsum(tf.nn.softmax(ordered, axis=-1), axis=-1, exclusive=True)
+    nucleus_smallest = tf.reduce_min(tf.where(before < top_p, ordered, np.inf), axis=-1, keepdims=True)
+    threshold = tf.maximum(kth_largest, nucleus_smallest)
+    # Ties with the k-th value are kept; excluded ids get probability exactly 0.
+    kept = tf.where(scaled >= threshold, scaled, -np.inf)
+    draw_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)])
+    return tf.random.stateless_categorical(kept, 1, seed=draw_seed, dtype=tf.int32)[:, 0]
 
 
 def _check_vocabulary(vocabulary):
