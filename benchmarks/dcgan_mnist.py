@@ -4,14 +4,15 @@
 
 Measures, each as the median over several timed repeats after warm-up (raw repeats kept):
 
-1. Training throughput (images/s) of ``model.fit`` on real MNIST batches of 128 from
+1. Training: milliseconds per train step on real MNIST batches of 128 from
    ``keras_genai.data.images("mnist")``, with the preset's architecture and optimizers
-   (``zoo.load(preset, pretrained=False)``, compiled as the preset is):
-   - ``steady``: ``fit`` over batches already held in memory (``ds.take(N).cache()``,
-     filled once before timing): the cost of the train steps themselves.
-   - ``fresh_pipeline``: ``fit(ds.take(N))`` on the shuffled TFDS pipeline, which starts a
-     new iterator (and refills the 10,000-image shuffle buffer) every call, as a short run
-     would.
+   (``zoo.load(preset, pretrained=False)``, compiled as the preset is), each step timed by a
+   batch-end callback after warm-up (a short ``fit`` timed by the wall clock ends on the tf.data
+   autotuner's sleeps, 10 ms x (2^k - 1)):
+   - ``steady``: batches held in memory; ``from_pipeline``: straight from the TFDS pipeline;
+   - references on the same batches, in alternating blocks: the keras-io DCGAN loop on copies
+     of the preset's networks (``KerasIoGAN``) and, with torch installed (``[bench]`` extra),
+     the PyTorch twin (``torch_twins.TorchDCGAN``); per-block ratios reference / preset.
 2. Sampling throughput (images/s) at batch 256 from the same fixed z for: the Keras model
    (``model.generate(z)``), the exported SavedModel's ``serving_default`` signature (loaded
    once in this process) and LiteRT float32 / float16 / dynamic_int8 flatbuffers
@@ -56,12 +57,12 @@ QUANTIZATIONS = ("float32", "float16", "dynamic_int8")
 # shared with a training job: quick ~1.5 minutes, full ~5 minutes.
 SETTINGS = {
     "quick": dict(
-        train_warmup_steps=3, train_steps=5, train_repeats=3,
+        train_steps=5, train_repeats=3,
         sample_warmup=2, sample_max_iters=10, sample_repeats=3, sample_repeat_s=0.5, sample_budget_s=20,
         cold_repeats=3,
     ),
     "full": dict(
-        train_warmup_steps=5, train_steps=20, train_repeats=5,
+        train_steps=10, train_repeats=5,
         sample_warmup=5, sample_max_iters=50, sample_repeats=7, sample_repeat_s=2.0, sample_budget_s=90,
         cold_repeats=3,
     ),
@@ -149,46 +150,133 @@ def environment():
 
 
 # --------------------------------------------------------------------------- training
+class KerasIoGAN:
+    """The reference: the keras-io DCGAN example's training step ("DCGAN overriding train_step")
+    on copies of the preset's networks: one discriminator update on generated and real images
+    concatenated (noisy labels), one generator update on new noise, binary cross-entropy on
+    logits, Adam with the preset's betas."""
+
+    @staticmethod
+    def build(model, learning_rate=1e-4):
+        import keras
+        import tensorflow as tf
+
+        generator = keras.models.clone_model(model.generator)
+        discriminator = keras.models.clone_model(model.discriminator)
+        latent_dim = model.latent_dim
+        bce = keras.losses.BinaryCrossentropy(from_logits=True)
+
+        class Loop(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.generator, self.discriminator = generator, discriminator
+                self.d_optimizer = keras.optimizers.Adam(learning_rate, beta_1=0.5)
+                self.g_optimizer = keras.optimizers.Adam(learning_rate, beta_1=0.5)
+                self.seed_generator = keras.random.SeedGenerator(0)
+
+            def train_step(self, real):
+                batch = tf.shape(real)[0]
+                z = keras.random.normal((batch, latent_dim), seed=self.seed_generator)
+                combined = tf.concat([self.generator(z), real], axis=0)
+                labels = tf.concat([tf.ones((batch, 1)), tf.zeros((batch, 1))], axis=0)
+                labels += 0.05 * keras.random.uniform(tf.shape(labels), seed=self.seed_generator)
+                with tf.GradientTape() as tape:
+                    d_loss = bce(labels, self.discriminator(combined, training=True))
+                d_vars = self.discriminator.trainable_weights
+                self.d_optimizer.apply(tape.gradient(d_loss, d_vars), d_vars)
+                z = keras.random.normal((batch, latent_dim), seed=self.seed_generator)
+                with tf.GradientTape() as tape:
+                    g_loss = bce(tf.zeros((batch, 1)), self.discriminator(self.generator(z, training=True),
+                                                                           training=True))
+                g_vars = self.generator.trainable_weights
+                self.g_optimizer.apply(tape.gradient(g_loss, g_vars), g_vars)
+                return {"d_loss": d_loss, "g_loss": g_loss}
+
+        loop = Loop()
+        loop.compile(jit_compile=False)
+        return loop
+
+
 def bench_training(preset, settings):
+    """Seconds per train step, each after warm-up and timed per step (never a short ``fit`` by
+    the wall clock): the preset's ``train_step`` on real batches held in memory and straight
+    from the TFDS pipeline, against references on the same batches in alternating blocks: the
+    keras-io loop (``KerasIoGAN``) and, with torch installed, the PyTorch twin
+    (``torch_twins.TorchDCGAN``). Ratios are per block: reference step / preset step (above 1:
+    the preset is faster)."""
+    import numpy as np
+
     import keras_genai
+    from report import keras_step_times
+
+    try:
+        import torch
+
+        from torch_twins import TorchDCGAN
+    except ImportError:
+        torch = None
+        log("torch is not installed (pip install -e '.[bench]'): no PyTorch reference")
 
     log("training: loading MNIST and the untrained preset")
     ds = keras_genai.data.images("mnist", batch_size=TRAIN_BATCH)
     model = keras_genai.zoo.load(preset, pretrained=False)  # compiled with the preset's optimizers
     steps, repeats = settings["train_steps"], settings["train_repeats"]
+    in_memory = ds.take(steps + 2).cache()
+    batches = [np.asarray(images) for images in in_memory]  # also fills the cache
+    keras_io = KerasIoGAN.build(model)
+    contenders = {"preset": lambda: keras_step_times(model, in_memory),
+                  "keras_io": lambda: keras_step_times(keras_io, in_memory)}
+    if torch:
+        twin = TorchDCGAN.from_keras(model)
+        channels_first = [torch.from_numpy(np.array(b.transpose(0, 3, 1, 2))) for b in batches]
 
-    # Warm-up: traces the train function and fills the optimizers' slots.
-    model.fit(ds.take(settings["train_warmup_steps"]), epochs=1, verbose=0)
+        def torch_steps():
+            times = []
+            for images in channels_first:
+                start = time.perf_counter()
+                twin.train_step(images)
+                times.append(time.perf_counter() - start)
+            return times[2:]
 
-    # Steady state: the same real batches from memory, so only the train steps are timed.
-    in_memory = ds.take(steps).cache()
-    for _ in in_memory:  # fills the cache
-        pass
-    model.fit(in_memory, epochs=1, verbose=0)  # one more warm-up on this dataset
-    steady = []
+        contenders["torch"] = torch_steps
+    for name, run in contenders.items():  # warm-up: tracing, optimizer slots
+        run()
+    per_step = {name: [] for name in contenders}
+    block_medians = {name: [] for name in contenders}
     for i in range(repeats):
-        start = time.perf_counter()
-        model.fit(in_memory, epochs=1, verbose=0)
-        steady.append(steps * TRAIN_BATCH / (time.perf_counter() - start))
-        log(f"training steady repeat {i + 1}/{repeats}: {steady[-1]:.0f} images/s")
+        for name, run in contenders.items():
+            times = run()
+            per_step[name] += times
+            block_medians[name].append(statistics.median(times))
+        log(f"training block {i + 1}/{repeats}: " + ", ".join(
+            f"{name} {1000 * block_medians[name][-1]:.0f} ms/step" for name in contenders))
+    pipeline = keras_step_times(model, ds.take(steps + 2))
 
-    # Short fits straight from the TFDS pipeline (new iterator each call).
-    fresh = []
-    for i in range(repeats):
-        start = time.perf_counter()
-        model.fit(ds.take(steps), epochs=1, verbose=0)
-        fresh.append(steps * TRAIN_BATCH / (time.perf_counter() - start))
-        log(f"training fresh-pipeline repeat {i + 1}/{repeats}: {fresh[-1]:.0f} images/s")
+    def ms(values):
+        return summary([1000 * v for v in values], "ms/step")
 
-    return {
+    result = {
         "batch_size": TRAIN_BATCH,
-        "steps_per_repeat": steps,
-        "warmup_steps": settings["train_warmup_steps"],
+        "steps_per_block": steps,
+        "blocks": repeats,
         "generator_params": model.generator.count_params(),
         "discriminator_params": model.discriminator.count_params(),
-        "steady": summary(steady, "images/s"),
-        "fresh_pipeline": summary(fresh, "images/s"),
+        "steady": ms(per_step["preset"]),
+        "images_per_second": TRAIN_BATCH / statistics.median(per_step["preset"]),
+        "from_pipeline": ms(pipeline),
+        "keras_io": ms(per_step["keras_io"]),
+        "ratio_keras_io_over_preset": summary(
+            [r / p for r, p in zip(block_medians["keras_io"], block_medians["preset"])], "x"),
     }
+    if torch:
+        result.update({
+            "torch": ms(per_step["torch"]),
+            "torch_trainable_params": sum(p.numel() for p in twin.parameters()),
+            "ratio_torch_over_preset": summary(
+                [r / p for r, p in zip(block_medians["torch"], block_medians["preset"])], "x"),
+            "torch_version": torch.__version__, "torch_threads": torch.get_num_threads(),
+        })
+    return result
 
 
 # --------------------------------------------------------------------------- sampling
@@ -365,8 +453,13 @@ def print_table(report):
             f"{len(s['repeats']):>9}  {s['unit']}"
         )
 
-    row(f"train, batch {train['batch_size']}, in-memory batches", train["steady"])
-    row(f"train, batch {train['batch_size']}, fresh pipeline, {train['steps_per_repeat']} steps", train["fresh_pipeline"])
+    row(f"train step, batch {train['batch_size']}, in-memory batches", train["steady"])
+    row(f"train step, batch {train['batch_size']}, TFDS pipeline", train["from_pipeline"])
+    row("  reference: keras-io loop, same networks", train["keras_io"])
+    row("  keras-io step / preset step, per block", train["ratio_keras_io_over_preset"], "{:.2f}")
+    if "torch" in train:
+        row("  reference: PyTorch twin", train["torch"])
+        row("  PyTorch step / preset step, per block", train["ratio_torch_over_preset"], "{:.2f}")
     for key, s in sampling["throughput"].items():
         row(f"sample, batch {sampling['batch_size']}, {key}", s)
     row("cold start: import keras_genai", cold["import_only"]["wall"], "{:.2f}")

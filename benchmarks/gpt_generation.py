@@ -29,7 +29,7 @@ import os
 import statistics
 import time
 
-from report import environment, write_json
+from report import environment, keras_step_times, write_json
 
 
 def _summary(values):
@@ -48,24 +48,6 @@ def _alternate(calls, repeats):
             fn()
             times[name].append(time.perf_counter() - start)
     return times
-
-
-def _keras_step_times(model, dataset, steps):
-    """Seconds of each ``train_step`` of one ``fit`` over ``steps`` batches, by batch-end times."""
-    import keras
-
-    ends = []
-
-    class Clock(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            if not ends:
-                ends.append(time.perf_counter())
-
-        def on_train_batch_end(self, batch, logs=None):
-            ends.append(time.perf_counter())
-
-    model.fit(dataset.take(steps), epochs=1, verbose=0, callbacks=[Clock()])
-    return [b - a for a, b in zip(ends, ends[1:])][2:]
 
 
 def _torch_step_times(twin, tokens, targets, batch, steps):
@@ -180,7 +162,7 @@ def main(argv=None):
         _torch_step_times(twin, tokens, targets, batch, 3)  # warm-up
     train = {"keras": [], "torch": []}
     for _ in range(3):
-        train["keras"] += _keras_step_times(model, dataset, steps)
+        train["keras"] += keras_step_times(model, dataset)
         if torch:
             train["torch"] += _torch_step_times(twin, tokens, targets, batch, steps)
     keras_step = statistics.median(train["keras"])

@@ -1,4 +1,4 @@
-"""What the benchmarks share: timing a call, describing the machine (versions, CPU flags), and
+"""What the benchmarks share: timing a call or Keras train steps, describing the machine (versions, CPU flags), and
 writing the results as JSON atomically, so an interrupted run leaves no half-written file."""
 
 import datetime
@@ -20,6 +20,26 @@ def timed(fn, repeats):
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times), times
+
+
+def keras_step_times(model, dataset, skip=2):
+    """Seconds of each ``train_step`` of one ``model.fit(dataset)``, from batch-end times (the
+    first ``skip`` dropped). Per-step times, unlike the wall time of a short ``fit``, do not
+    include the tf.data autotuner's sleep at the end of an epoch."""
+    import keras
+
+    ends = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if not ends:
+                ends.append(time.perf_counter())
+
+        def on_train_batch_end(self, batch, logs=None):
+            ends.append(time.perf_counter())
+
+    model.fit(dataset, epochs=1, verbose=0, callbacks=[Clock()])
+    return [b - a for a, b in zip(ends, ends[1:])][skip:]
 
 
 def cpu_flags():

@@ -4,6 +4,11 @@ with the optional ``[bench]`` extra: ``pip install -e ".[bench]"``).
 A twin has the same layers, shapes and parameter count as the Keras model, and is built from the
 Keras model's weights, so that both compute the same function and their outputs can be compared.
 
+- ``TorchDCGAN.from_keras(gan)``: a DCGAN's generator and discriminator, layer for layer (dense,
+  batch norm, ReLU / LeakyReLU, strided and 3x3 convolutions, the latent mixture prior), in
+  PyTorch's channels-first layout, with ``train_step(images)``: the preset's step structure
+  (one discriminator update on real and generated images, then a generator update on new noise,
+  non-saturating losses, Adam).
 - ``TorchGPT.from_keras(gpt)``: the character GPT (pre-LN blocks, fused qkv projection, GELU MLP,
   tied or separate head) with ``generate_greedy``, a decoding loop over a preallocated key/value
   cache of ``context_length`` positions in the nanoGPT style: each step writes one position of
@@ -28,6 +33,109 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+
+class _MixturePrior(nn.Module):
+    """z -> means[c] + exp(log_scales[c]) * z, c the component of each row (by thresholds on z[:, 0])."""
+
+    def __init__(self, prior):
+        super().__init__()
+        self.means = nn.Parameter(torch.from_numpy(np.array(prior.means)))
+        self.log_scales = nn.Parameter(torch.from_numpy(np.array(prior.log_scales)))
+        self.register_buffer("thresholds", torch.from_numpy(np.asarray(prior._thresholds, np.float32)))
+
+    def forward(self, z):
+        component = (z[:, :1] > self.thresholds[None, :]).sum(1)
+        return self.means[component] + torch.exp(self.log_scales[component]) * z
+
+
+class _Unflatten(nn.Module):
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x):
+        return x.view(x.shape[0], *self.shape)
+
+
+def _torch_layers(network):
+    """The layers of a sequential Keras image network (functional, one path) as PyTorch modules."""
+    import keras
+
+    modules, channels = [], None
+    for layer in network.layers:
+        kind = type(layer).__name__
+        if isinstance(layer, keras.layers.InputLayer):
+            shape = layer.batch_shape[1:] if hasattr(layer, "batch_shape") else layer.output.shape[1:]
+            channels = shape[-1]
+        elif kind == "GaussianMixturePrior":
+            modules.append(_MixturePrior(layer))
+        elif kind == "Dense":
+            modules.append(nn.Linear(layer.kernel.shape[0], layer.units, bias=layer.use_bias))
+            channels = layer.units
+        elif kind == "BatchNormalization":
+            modules.append(nn.BatchNorm1d(channels, eps=layer.epsilon, momentum=1 - layer.momentum)
+                           if len(layer.input.shape) == 2 else
+                           nn.BatchNorm2d(channels, eps=layer.epsilon, momentum=1 - layer.momentum))
+        elif kind == "ReLU":
+            modules.append(nn.ReLU())
+        elif kind == "LeakyReLU":
+            modules.append(nn.LeakyReLU(float(layer.negative_slope)))
+        elif kind == "Reshape":
+            height, width, channels = layer.target_shape
+            modules.append(_Unflatten((channels, height, width)))
+        elif kind in ("Conv2D", "Conv2DTranspose"):
+            size, stride = layer.kernel_size[0], layer.strides[0]
+            if kind == "Conv2D":
+                modules.append(nn.Conv2d(channels, layer.filters, size, stride, padding=(size - stride + 1) // 2,
+                                         bias=layer.use_bias))
+            else:  # "same" with stride 2 and kernel 4 doubles the size: padding 1
+                modules.append(nn.ConvTranspose2d(channels, layer.filters, size, stride, padding=(size - stride) // 2,
+                                                  bias=layer.use_bias))
+            channels = layer.filters
+        elif kind == "ReplicaDropout":
+            modules.append(nn.Dropout(layer.rate))
+        elif kind == "Flatten":
+            modules.append(nn.Flatten())
+            channels = int(np.prod(layer.output.shape[1:]))
+        elif kind == "Activation" and layer.activation.__name__ == "tanh":
+            modules.append(nn.Tanh())
+        else:
+            raise ValueError(f"no PyTorch twin for layer {layer.name} ({kind})")
+    return nn.Sequential(*modules)
+
+
+class TorchDCGAN(nn.Module):
+    """A DCGAN's two networks in PyTorch, with the preset's training step. Build it with
+    ``from_keras``; ``train_step`` takes images (batch, channels, height, width) in [-1, 1]."""
+
+    def __init__(self, generator, discriminator, latent_dim, learning_rate=1e-4, beta_1=0.5):
+        super().__init__()
+        self.generator, self.discriminator, self.latent_dim = generator, discriminator, latent_dim
+        self.g_optimizer = torch.optim.Adam(generator.parameters(), learning_rate, betas=(beta_1, 0.999), eps=1e-7)
+        self.d_optimizer = torch.optim.Adam(discriminator.parameters(), learning_rate, betas=(beta_1, 0.999), eps=1e-7)
+
+    @classmethod
+    def from_keras(cls, gan):
+        """The twin of a ``keras_genai`` unconditional DCGAN (architecture only: training speed
+        does not depend on the weights)."""
+        return cls(_torch_layers(gan.generator), _torch_layers(gan.discriminator), gan.latent_dim)
+
+    def train_step(self, images):
+        batch = images.shape[0]
+        ones, zeros = torch.ones(batch, 1), torch.zeros(batch, 1)
+        fake = self.generator(torch.randn(batch, self.latent_dim))
+        d_loss = (F.binary_cross_entropy_with_logits(self.discriminator(images), ones)
+                  + F.binary_cross_entropy_with_logits(self.discriminator(fake.detach()), zeros))
+        self.d_optimizer.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.d_optimizer.step()
+        fake = self.generator(torch.randn(batch, self.latent_dim))
+        g_loss = F.binary_cross_entropy_with_logits(self.discriminator(fake), ones)
+        self.g_optimizer.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.g_optimizer.step()
+        return d_loss.detach(), g_loss.detach()
 
 
 class _Block(nn.Module):
