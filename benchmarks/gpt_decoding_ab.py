@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from report import environment, write_json
+from report import environment, spread, write_json
 
 _FILES = {"model.py": "keras_genai/models/gpt/model.py", "transformer.py": "keras_genai/nets/transformer.py"}
 
@@ -42,10 +42,6 @@ def _earlier_gpt_class(revision, folder):
             f.write(source)
     sys.path.insert(0, folder)
     return importlib.import_module("_before.model").GPT
-
-
-def _summary(values):
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def main(argv=None):
@@ -93,10 +89,10 @@ def main(argv=None):
                     start = time.perf_counter()
                     fn()
                     times[name].append(time.perf_counter() - start)
-            entry = {name: {"seconds": _summary(t), "tokens_per_second": batch * args.new_tokens / statistics.median(t)}
+            entry = {name: {"seconds": spread(t), "tokens_per_second": batch * args.new_tokens / statistics.median(t)}
                      for name, t in times.items()}
             speedup = [b / a for a, b in zip(times["after"], times["before"])]
-            entry["speedup_after_over_before"] = _summary(speedup)
+            entry["speedup_after_over_before"] = spread(speedup)
             entry["identical_ids"] = bool(np.array_equal(ids["before"], ids["after"]))
             line = (f"  batch {batch}: before {entry['before']['tokens_per_second']:6.0f} tok/s   after "
                     f"{entry['after']['tokens_per_second']:6.0f} tok/s   after/before speed "
@@ -105,7 +101,7 @@ def main(argv=None):
             if torch:
                 for name in ("before", "after"):
                     ratio = [b / a for a, b in zip(times[name], times["torch"])]
-                    entry[f"speed_ratio_{name}_over_torch"] = _summary(ratio)
+                    entry[f"speed_ratio_{name}_over_torch"] = spread(ratio)
                 line += (f"\n           torch {entry['torch']['tokens_per_second']:6.0f} tok/s   speed vs torch: "
                          f"before {entry['speed_ratio_before_over_torch']['median']:.2f}x, "
                          f"after {entry['speed_ratio_after_over_torch']['median']:.2f}x")

@@ -29,11 +29,7 @@ import os
 import statistics
 import time
 
-from report import environment, keras_step_times, write_json
-
-
-def _summary(values):
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+from report import environment, keras_step_times, spread, write_json
 
 
 def _alternate(calls, repeats):
@@ -125,12 +121,12 @@ def main(argv=None):
 
         calls = {"keras": keras_cached, **({"torch": torch_cached} if torch else {})}
         times = _alternate(calls, args.repeats)
-        entry = {name: {"seconds": _summary(t), "tokens_per_second": batch * args.new_tokens / statistics.median(t),
+        entry = {name: {"seconds": spread(t), "tokens_per_second": batch * args.new_tokens / statistics.median(t),
                         "repeats_s": t} for name, t in times.items()}
         line = f"  batch {batch}: keras {entry['keras']['tokens_per_second']:7.0f} tok/s"
         if torch:
             ratios = [b / a for a, b in zip(times["keras"], times["torch"])]
-            entry["speed_ratio_keras_over_torch"] = _summary(ratios)
+            entry["speed_ratio_keras_over_torch"] = spread(ratios)
             entry["same_ids_fraction"] = float(np.mean(outputs["keras"] == outputs["torch"]))
             line += (f"   torch {entry['torch']['tokens_per_second']:7.0f} tok/s   keras/torch speed "
                      f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})   same ids "
@@ -141,7 +137,7 @@ def main(argv=None):
     recomputed = _alternate({"recomputed": lambda: model.generate_ids(
         np.stack([model.encode(args.prompt)]), args.new_tokens, temperature=0, use_cache=False)},
         max(2, args.repeats // 3))["recomputed"]
-    results["recomputed_batch_1"] = {"seconds": _summary(recomputed),
+    results["recomputed_batch_1"] = {"seconds": spread(recomputed),
                                      "tokens_per_second": args.new_tokens / statistics.median(recomputed)}
     results["cache_speedup_batch_1"] = (statistics.median(recomputed)
                                         / results["decoding_batch_1"]["keras"]["seconds"]["median"])
@@ -167,12 +163,12 @@ def main(argv=None):
             train["torch"] += _torch_step_times(twin, tokens, targets, batch, steps)
     keras_step = statistics.median(train["keras"])
     results["training"] = {"batch_size": batch, "sequence_length": length,
-                           "keras_seconds_per_step": _summary(train["keras"]),
+                           "keras_seconds_per_step": spread(train["keras"]),
                            "keras_tokens_per_second": batch * length / keras_step}
     line = f"  training {batch}x{length}: keras {keras_step * 1000:.0f} ms/step"
     if torch:
         torch_step = statistics.median(train["torch"])
-        results["training"].update({"torch_seconds_per_step": _summary(train["torch"]),
+        results["training"].update({"torch_seconds_per_step": spread(train["torch"]),
                                     "speed_ratio_keras_over_torch": torch_step / keras_step})
         line += f"   torch {torch_step * 1000:.0f} ms/step   keras/torch speed {torch_step / keras_step:.2f}x"
     print(line)

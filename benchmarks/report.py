@@ -22,6 +22,11 @@ def timed(fn, repeats):
     return statistics.median(times), times
 
 
+def spread(values):
+    """Median, min and max of repeated measurements (or of their paired ratios)."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
 def keras_step_times(model, dataset, skip=2):
     """Seconds of each ``train_step`` of one ``model.fit(dataset)``, from batch-end times (the
     first ``skip`` dropped). Per-step times, unlike the wall time of a short ``fit``, do not
