@@ -158,6 +158,10 @@ def _parser():
                    help="VAE presets: importance samples per test image for the NLL bound (default 5000)")
     p.add_argument("--num-examples", type=int, default=None,
                    help="VAE and PixelCNN presets: test images for the NLL (default: the whole test split)")
+    p.add_argument("--litert", default=None, metavar="QUANTIZE",
+                   help="evaluate samples drawn through the preset's LiteRT file, exported here with this "
+                        "quantization (float32, float16, dynamic_int8, full_int8) at the default fixed batch; "
+                        "the card stores them apart (key ..._litert_<quantize>)")
     p.set_defaults(run=_evaluate)
 
     p = commands.add_parser("floor", help="the same metrics for real data (train vs test): the best to expect")
@@ -175,10 +179,12 @@ def _parser():
     p.add_argument("--output", required=True, help="base folder; SavedModel goes to <output>/<version>/")
     p.add_argument("--format", choices=["saved_model", "tflite", "all"], default="all")
     p.add_argument("--version", type=int, default=1, help="TF Serving version folder (default 1)")
-    p.add_argument("--quantize", default="float32,float16,dynamic_int8",
-                   help="LiteRT variants, comma separated (float32, float16, dynamic_int8)")
-    p.add_argument("--tflite-batch-size", type=int, default=None,
-                   help="fix the LiteRT batch size (faster on CPU; default: dynamic batch)")
+    p.add_argument("--quantize", default=None,
+                   help="LiteRT variants, comma separated: float32, float16, dynamic_int8 (int8 weights), full_int8 "
+                        "(integer-only, for NPUs and microcontrollers); default: every one the family offers")
+    p.add_argument("--tflite-batch-size", type=_batch_size, default=1, metavar="N|dynamic",
+                   help="the LiteRT files' fixed batch size (default 1), or 'dynamic' for a resizable batch "
+                        "(much slower: LiteRT's XNNPACK skips dynamic shapes)")
     p.add_argument("--overwrite", action="store_true", help="replace existing export files")
     p.add_argument("--no-check", action="store_true", help="skip the fresh-process parity checks")
     p.set_defaults(run=_export)
@@ -186,6 +192,19 @@ def _parser():
         command.add_argument("--verbose", action="store_true",
                              help="show TensorFlow's native log lines (hidden by default)")
     return parser
+
+
+def _batch_size(text):
+    """``--tflite-batch-size``: a positive integer, or "dynamic" (None)."""
+    if text == "dynamic":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'dynamic', got {text!r}")
+    return value
 
 
 # Commands that read preset files only and never start TensorFlow (about a second, not five).
@@ -831,10 +850,13 @@ def _evaluate(args):
         raise ValueError("evaluate draws balanced labels itself (sample i gets label i % num_classes); "
                          "--labels is an option of sample")
     conditions = model.check_conditions(**conditions)
-    key, results = model.default_evaluation(
-        meta, metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()), num_samples=args.num_samples,
-        features=args.features, reference=args.reference, seed=args.seed, batch_size=args.batch_size,
-        candidates=args.candidates, k=args.k, num_examples=args.num_examples, conditions=conditions)
+    if args.litert is not None:
+        key, results = _evaluate_litert(args, meta, model, conditions)
+    else:
+        key, results = model.default_evaluation(
+            meta, metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()), num_samples=args.num_samples,
+            features=args.features, reference=args.reference, seed=args.seed, batch_size=args.batch_size,
+            candidates=args.candidates, k=args.k, num_examples=args.num_examples, conditions=conditions)
     results["command"] = _command_line() or results.get("command")
     _report(results, args.output)
     count = results.get("num_samples")
@@ -844,6 +866,31 @@ def _evaluate(args):
               f"that count", file=sys.stderr)
     if args.update_card:
         _store_metrics(args.preset, key, results)
+
+
+def _evaluate_litert(args, meta, model, conditions):
+    """``evaluate --litert Q``: the sample-quality protocol on images drawn through the preset's
+    LiteRT file (exported to a temporary folder with quantization Q, at the default batch)."""
+
+    from keras_genai import export
+    from keras_genai.metrics import evaluate
+
+    export.validate_quantize(args.litert)
+    signature = model.check_edge_sampling()
+    if args.candidates != 1 or conditions:
+        raise ValueError("--litert evaluates the LiteRT file as exported (its sampling settings fixed in the graph); "
+                         "drop --candidates and the sampling options")
+    with tempfile.TemporaryDirectory() as folder:
+        path = export.tflite(model, os.path.join(folder, "edge.tflite"), quantize=args.litert,
+                             signature=signature)
+        litert = {"quantize": args.litert, "signature": signature,
+                  "batch_size": export.EDGE_BATCH_SIZE, "file_bytes": os.path.getsize(path)}
+        key, results = evaluate.sample_quality(
+            export.EdgeSampler(model, path), meta, metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()),
+            num_samples=args.num_samples, features=args.features, reference=args.reference, seed=args.seed,
+            batch_size=args.batch_size)
+    results["litert"] = litert
+    return f"{key}_litert_{args.litert}", results
 
 
 # The sample count of the cards' FID, KID, IS and precision/recall.
@@ -907,13 +954,19 @@ def _export(args):
     from keras_genai import export, files, zoo
 
     # Every argument and every target is checked before the first file is written.
-    quantizations = _quantizations(args.quantize)
+    quantizations = _quantizations(args.quantize) if args.quantize is not None else None
     export.validate_version(args.version)
     export.validate_batch_size(args.tflite_batch_size)
     if os.path.exists(args.output) and not os.path.isdir(args.output):
         raise ValueError(f"--output {args.output} is a file; export writes a folder (<output>/<version>/, "
                          "<output>/*.tflite)")
     model = zoo.load(args.preset, compile=False)
+    offered = model.edge_quantizations
+    refused = [q for q in quantizations or () if q not in offered]
+    if refused and args.format in ("tflite", "all"):
+        notes = "; ".join(f"{q}: {model.edge_quantization_notes.get(q, 'not offered')}" for q in refused)
+        raise ValueError(f"--quantize: {args.preset} offers LiteRT files as {', '.join(offered)} ({notes})")
+    quantizations = quantizations or offered
     saved_model_target = export.saved_model_path(args.output, args.version)
     tflite_targets = [(quantize, signature, os.path.join(args.output, f"{stem}_{quantize}.tflite"), stem)
                       for quantize in quantizations for signature, stem in _edge_files(model)]

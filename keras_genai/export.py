@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 
 import keras
 import numpy as np
@@ -19,7 +20,22 @@ import tensorflow as tf
 
 from keras_genai import files
 
-QUANTIZATIONS = ("float32", "float16", "dynamic_int8")
+QUANTIZATIONS = ("float32", "float16", "dynamic_int8", "full_int8")
+
+# The batch size a LiteRT file has unless asked otherwise. A fixed batch lets LiteRT's XNNPACK
+# delegate take the whole graph; a dynamic one (``batch_size=None``) runs 4x slower in float
+# and over 100x slower with dynamic_int8 weights (benchmarks/dcgan_mnist.py). ``run_tflite``
+# feeds any number of rows to a fixed-batch file, one batch at a time.
+EDGE_BATCH_SIZE = 1
+
+# full_int8 calibrates its activation ranges on this many of the model's own example inputs
+# (``model.example_inputs``: prior noise for the generators), drawn with this seed.
+CALIBRATION_SAMPLES, CALIBRATION_SEED = 256, 7_777
+
+# full_int8 (integer-only) against the float model, 1,000 example inputs at batch 50: mean
+# |diff| 0.003-0.008 on gan_mnist, cgan_mnist and the VAE decoders, 0.029-0.037 on dcgan_mnist
+# and wgan_gp_mnist, whose max reaches 2.0 (single pixels flip sign), so the mean is the check.
+FULL_INT8_MAX, FULL_INT8_MEAN = 2.0, 0.05
 
 # Largest absolute difference allowed between an export and the Keras model, on outputs in
 # [-1, 1] (images), and the largest mean absolute difference. Measured on the four MNIST GAN
@@ -30,12 +46,14 @@ TOLERANCE = {
     "tflite_float32": 1e-4,
     "tflite_float16": 2e-2,
     "tflite_dynamic_int8": 0.4,
+    "tflite_full_int8": FULL_INT8_MAX,
 }
 MEAN_TOLERANCE = {
     "saved_model": 1e-6,
     "tflite_float32": 1e-5,
     "tflite_float16": 2e-3,
     "tflite_dynamic_int8": 1e-2,
+    "tflite_full_int8": FULL_INT8_MEAN,
 }
 
 
@@ -87,15 +105,18 @@ def validate_batch_size(batch_size):
         raise ValueError(f"batch_size must be None or a positive integer, got {batch_size!r}")
 
 
-def tflite(model, path, quantize="float32", overwrite=False, batch_size=None, signature=None):
+def tflite(model, path, quantize="float32", overwrite=False, batch_size=EDGE_BATCH_SIZE, signature=None):
     """Writes a LiteRT flatbuffer of the model's edge signature to ``path``.
 
     Args:
-        quantize: "float32" (none), "float16" (weights in float16) or "dynamic_int8"
-            (dynamic-range quantization: int8 weights, float activations).
-        batch_size: None keeps the batch dimension dynamic (resize the input at run time);
-            an int fixes it, which lets LiteRT's XNNPACK delegate run the transposed
-            convolutions (much faster, above all for dynamic_int8; see benchmarks/).
+        quantize: "float32" (none), "float16" (weights in float16), "dynamic_int8"
+            (dynamic-range quantization: int8 weights, float activations) or "full_int8"
+            (integer only, for NPUs and microcontrollers: int8 weights and activations, int8
+            float inputs and outputs, activation ranges calibrated on ``CALIBRATION_SAMPLES``
+            of the model's own example inputs; ``run_tflite`` quantizes and dequantizes).
+        batch_size: the file's fixed batch size (default ``EDGE_BATCH_SIZE``, 1), which lets
+            LiteRT's XNNPACK delegate run the whole graph; None keeps the batch dimension
+            dynamic (resized at run time, much slower; see benchmarks/).
         signature: which of ``model.export_signatures()`` to convert (default
             ``model.edge_signature``; a VAE also has ``encode``); the file's signature is
             always ``serving_default``.
@@ -103,8 +124,20 @@ def tflite(model, path, quantize="float32", overwrite=False, batch_size=None, si
         ``path``. The file appears only when complete, readable as any new file (0666 & ~umask);
         an existing file is refused unless ``overwrite``, and even then replaced only if it is a
         LiteRT file (see ``files.check_replaceable``).
+
+    Example:
+
+    ```python
+    model = keras_genai.zoo.load("dcgan_mnist")
+    keras_genai.export.tflite(model, "dcgan_int8.tflite", quantize="full_int8")
+    images = keras_genai.runtime.run_tflite("dcgan_int8.tflite", {"z": model.noise(16, seed=0)})["images"]
+    # float32 (16, 28, 28, 1) in [-1, 1], computed in int8 one row at a time
+    ```
     """
     validate_quantize(quantize)
+    if quantize not in model.edge_quantizations:
+        raise ValueError(f"{type(model).__name__} offers LiteRT files as {', '.join(model.edge_quantizations)}, "
+                         f"not {quantize} ({model.edge_quantization_notes.get(quantize, 'see its edge_quantizations')})")
     validate_batch_size(batch_size)
     path = os.path.abspath(os.fspath(path))
     files.check_replaceable(path, overwrite, "tflite")
@@ -122,19 +155,69 @@ def tflite(model, path, quantize="float32", overwrite=False, batch_size=None, si
         # Through a SavedModel, so the converter freezes the variables into constants.
         archive.write_out(graph_dir, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(graph_dir, signature_keys=["serving_default"])
-        flatbuffer = _convert(converter, quantize)
+        if quantize == "full_int8":
+            converter.representative_dataset = _calibration(model, name, batch_size)
+        flatbuffer = _convert(converter, quantize, name)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with files.atomic_write(path, "wb") as f:
         f.write(flatbuffer)
     return path
 
 
-def _convert(converter, quantize):
+def _convert(converter, quantize, signature):
     if quantize != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
+    if quantize == "full_int8":
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = tf.int8
+        try:
+            with warnings.catch_warnings():  # the converter's calibration calls TF's own deprecated interpreter
+                warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+                return converter.convert()
+        except Exception as error:  # the converter raises its own ConverterError and others
+            raise ValueError(f"the {signature!r} graph cannot be converted to integer-only int8 (full_int8): "
+                             f"{str(error).strip()[-600:]}; use quantize='dynamic_int8' for int8 weights with "
+                             "float activations") from error
     return converter.convert()
+
+
+def _calibration(model, signature, batch_size):
+    """The converter's representative dataset: ``CALIBRATION_SAMPLES`` example inputs of
+    ``signature`` (one draw, so the set does not depend on the batch size), in batches of the
+    file's batch size (16 for a dynamic batch)."""
+    inputs, _ = model.example_inputs(signature, num_samples=CALIBRATION_SAMPLES, seed=CALIBRATION_SEED)
+    step = batch_size or 16
+
+    def batches():
+        for start in range(0, CALIBRATION_SAMPLES - step + 1, step):
+            yield {name: np.asarray(value)[start:start + step] for name, value in inputs.items()}
+    return batches
+
+
+class EdgeSampler:
+    """A model's ``sample`` drawn through one of its LiteRT files, for the sample-quality
+    evaluation (``keras-genai evaluate --litert``): ``sample(n, seed, labels)`` ->
+    uint8 (n, H, W, C), the noise of ``model.sample(n, seed)`` run by ``runtime.run_tflite``.
+
+    Example:
+
+    ```python
+    path = keras_genai.export.tflite(model, "g_int8.tflite", quantize="full_int8",
+                                     signature=model.edge_sample_signature)
+    images = keras_genai.export.EdgeSampler(model, path).sample(16, seed=0)
+    ```
+    """
+
+    def __init__(self, model, path):
+        from keras_genai import runtime
+
+        self.model, self.path, self.num_classes = model, os.fspath(path), model.num_classes
+        self._run = lambda inputs: runtime.run_tflite(self.path, inputs)
+
+    def sample(self, num_samples, seed=0, labels=None):
+        return self.model.sample_from_edge(self._run, num_samples, seed=seed, labels=labels)
 
 
 def rest_request_body(model, signature="serving_default", num_samples=2, seed=0):
@@ -205,15 +288,10 @@ def _compare_exact(expected, got, what):
 def check_tflite(model, path, quantize="float32", num_samples=4, seed=123, signature=None):
     """Runs the LiteRT file in a fresh process on the same inputs as ``model``; returns a report.
 
-    A file with a fixed batch size is checked at that batch size. ``signature``: the one the
-    file was converted from (default ``model.edge_signature``).
+    ``signature``: the one the file was converted from (default ``model.edge_signature``).
+    A fixed-batch file gets the ``num_samples`` rows one batch at a time (``run_tflite``).
     """
-    from ai_edge_litert.interpreter import Interpreter
-
-    details = Interpreter(model_path=os.fspath(path)).get_input_details()
-    fixed = [int(d["shape"][0]) for d in details if d["shape_signature"][0] != -1]
-    inputs, expected = model.example_inputs(signature or model.edge_signature,
-                                            num_samples=fixed[0] if fixed else num_samples, seed=seed)
+    inputs, expected = model.example_inputs(signature or model.edge_signature, num_samples=num_samples, seed=seed)
     outputs = _run_fresh("tflite", path, inputs)
     key = f"tflite_{quantize}"
     expected = _as_outputs(expected)

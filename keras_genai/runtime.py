@@ -29,7 +29,14 @@ def run_saved_model(path, inputs, signature="serving_default"):
 def run_tflite(path, inputs):
     """Runs a LiteRT model with ``ai_edge_litert``. ``inputs``: {name: array} (or one array).
 
-    Dynamic batch sizes are handled by resizing the inputs. Returns {output name: np.ndarray}.
+    Any number of rows works: a dynamic batch is resized to the inputs, a fixed batch is fed one
+    batch at a time (the last one padded with copies of its final row, which are dropped).
+    Integer-only files (``quantize="full_int8"``) take and give floats here: float inputs are
+    quantized with the file's scale and zero point, int8 outputs dequantized to float32.
+    Returns {output name: np.ndarray}.
+
+    Example: ``run_tflite("dcgan.tflite", {"z": np.zeros((5, 100), np.float32)})["images"]``
+    is (5, 28, 28, 1) float32.
     """
     from ai_edge_litert.interpreter import Interpreter
 
@@ -39,8 +46,46 @@ def run_tflite(path, inputs):
     if not isinstance(inputs, dict):
         (only,) = details
         inputs = {only: inputs}
-    feeds = {name: np.asarray(value, dtype=details[name]["dtype"]) for name, value in inputs.items()}
-    return dict(runner(**feeds))
+    unexpected, missing = sorted(set(inputs) - set(details)), sorted(set(details) - set(inputs))
+    if unexpected or missing:
+        raise KeyError(f"{path} takes inputs {sorted(details)}; got unexpected {unexpected}, missing {missing}")
+    feeds = {name: _to_input(value, details[name]) for name, value in inputs.items()}
+    rows = {int(value.shape[0]) for value in feeds.values() if value.ndim}
+    if len(rows) > 1:
+        raise ValueError(f"the inputs of {path} must have the same number of rows, got {sorted(rows)}")
+    fixed = {int(d["shape"][0]) for d in details.values() if len(d["shape_signature"]) and d["shape_signature"][0] != -1}
+    if not fixed or not rows or rows == fixed:
+        return _from_outputs(runner(**feeds), runner.get_output_details())
+    (batch,), (count,) = fixed, rows
+    chunks = []
+    for start in range(0, count, batch):
+        chunk = {name: _padded(value[start:start + batch], batch) for name, value in feeds.items()}
+        outputs = _from_outputs(runner(**chunk), runner.get_output_details())
+        chunks.append({name: value[:min(batch, count - start)] for name, value in outputs.items()})
+    return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in chunks[0]}
+
+
+def _to_input(value, detail):
+    value = np.asarray(value)
+    scale, zero_point = detail["quantization"]
+    if detail["dtype"] == np.int8 and scale and np.issubdtype(value.dtype, np.floating):
+        value = np.clip(np.round(value / scale) + zero_point, -128, 127)
+    return value.astype(detail["dtype"])
+
+
+def _from_outputs(outputs, details):
+    result = {}
+    for name, value in outputs.items():
+        scale, zero_point = details[name]["quantization"]
+        if value.dtype == np.int8 and scale:
+            value = ((value.astype(np.float32) - zero_point) * scale).astype(np.float32)
+        result[name] = value
+    return result
+
+
+def _padded(value, batch):
+    missing = batch - len(value)
+    return value if missing == 0 else np.concatenate([value, np.repeat(value[-1:], missing, axis=0)])
 
 
 def main(argv=None):

@@ -23,10 +23,14 @@ def cli(*args, cwd=None):
 
 @pytest.fixture
 def cli_here(capsys):
-    """``cli`` in this process: (exit code, stdout, stderr) of ``keras_genai.cli.main(args)``."""
+    """``cli`` in this process: (exit code, stdout, stderr) of ``keras_genai.cli.main(args)``
+    (argparse's usage errors exit 2)."""
     def run(*args):
         capsys.readouterr()
-        code = keras_genai_cli.main([str(arg) for arg in args])
+        try:
+            code = keras_genai_cli.main([str(arg) for arg in args])
+        except SystemExit as exit:
+            code = exit.code
         out, err = capsys.readouterr()
         return code, out, err
 
@@ -83,12 +87,39 @@ def test_export_all_formats_checked(tmp_path):
     code, out, err = cli("export", "dcgan_mnist", "--output", str(tmp_path / "dcgan_mnist"))
     assert code == 0, err
     assert os.path.isfile(tmp_path / "dcgan_mnist" / "1" / "saved_model.pb")
-    for q in ("float32", "float16", "dynamic_int8"):
+    for q in ("float32", "float16", "dynamic_int8", "full_int8"):  # every variant the family offers
         assert os.path.isfile(tmp_path / "dcgan_mnist" / f"model_{q}.tflite")
         assert f"check tflite_{q}: max |diff|" in out
     assert '"signature_name": "sample"' in out
     code, _, err = cli("export", "dcgan_mnist", "--output", str(tmp_path / "dcgan_mnist"), "--format", "saved_model")
     assert code == 1 and "--overwrite" in err
+
+
+def test_export_batch_size_and_quantizations_a_family_does_not_offer(tmp_path, cli_here):
+    from ai_edge_litert.interpreter import Interpreter
+
+    code, _, err = cli_here("export", "dcgan_mnist", "--output", str(tmp_path / "d"), "--format", "tflite",
+                            "--quantize", "float32", "--tflite-batch-size", "dynamic", "--no-check")
+    assert code == 0, err
+    (detail,) = Interpreter(model_path=str(tmp_path / "d" / "model_float32.tflite")).get_input_details()
+    assert detail["shape_signature"][0] == -1
+    code, _, err = cli_here("export", "gpt_shakespeare", "--output", str(tmp_path / "g"), "--quantize", "full_int8")
+    assert code == 1 and "offers LiteRT files as float32, float16, dynamic_int8" in err
+    assert not (tmp_path / "g").exists()  # refused before the SavedModel was written
+    code, _, err = cli_here("export", "dcgan_mnist", "--output", str(tmp_path / "x"), "--tflite-batch-size", "0")
+    assert code == 2 and "positive integer or 'dynamic'" in err
+
+
+@pytest.mark.skipif(not os.environ.get("KERAS_GENAI_DATA_DIR"), reason="needs MNIST files (KERAS_GENAI_DATA_DIR)")
+def test_evaluate_samples_drawn_through_a_litert_file(tmp_path, cli_here):
+    code, _, err = cli_here("evaluate", "cgan_mnist", "--litert", "full_int8", "--num-samples", "200",
+                            "--metrics", "fid", "--output", str(tmp_path / "r.json"))
+    assert code == 0, err
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert results["litert"]["quantize"] == "full_int8" and results["litert"]["batch_size"] == 1
+    assert results["num_samples"] == 200 and results["label_accuracy"] > 0.9  # the labels reach the file
+    code, _, err = cli_here("evaluate", "gpt_shakespeare", "--litert", "float32")
+    assert code == 1 and "do not draw images from noise" in err
 
 
 @pytest.mark.skipif(not os.environ.get("KERAS_GENAI_DATA_DIR"), reason="needs MNIST files (KERAS_GENAI_DATA_DIR)")

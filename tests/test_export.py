@@ -125,12 +125,55 @@ def test_tflite_rejects_unknown_quantization_and_existing_files(tiny_gan, tmp_pa
     assert (tmp_path / "m.tflite").read_bytes() == b"keep me"
 
 
-def test_tflite_runs_any_batch_size(tiny_gan, tmp_path):
-    path = export.tflite(tiny_gan, tmp_path / "m.tflite")
-    for n in (1, 5):
+@pytest.mark.parametrize("batch_size", [export.EDGE_BATCH_SIZE, 3, None])
+def test_tflite_runs_any_number_of_rows_at_a_fixed_or_dynamic_batch(tiny_gan, tmp_path, batch_size):
+    path = export.tflite(tiny_gan, tmp_path / "m.tflite", batch_size=batch_size)
+    (detail,) = runtime_input_details(path)
+    assert list(detail["shape_signature"]) == [batch_size or -1, 8]  # fixed at 1 unless asked otherwise
+    for n in (1, 5):  # 5 rows: several batches of 1, and of 3 with the last one padded
         z = tiny_gan.noise(n, seed=n).numpy()
         out = runtime.run_tflite(path, {"z": z})["images"]
         np.testing.assert_allclose(out, tiny_gan.generate(z), atol=export.TOLERANCE["tflite_float32"])
+
+
+def runtime_input_details(path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Interpreter(model_path=os.fspath(path)).get_input_details()
+
+
+def test_full_int8_is_integer_only_and_run_tflite_takes_and_gives_floats(tiny_gan, tmp_path):
+    path = export.tflite(tiny_gan, tmp_path / "m.tflite", quantize="full_int8")
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=os.fspath(path))
+    (io,) = interpreter.get_input_details()
+    assert io["dtype"] == np.int8 and io["quantization"][0] > 0
+    tensor_types = {d["dtype"] for d in interpreter.get_tensor_details()}
+    assert np.float32 not in tensor_types  # no float tensor anywhere: integer-only kernels
+    z = tiny_gan.noise(6, seed=2).numpy()
+    out = runtime.run_tflite(path, {"z": z})["images"]
+    assert out.dtype == np.float32 and out.shape == (6, 28, 28, 1)
+    diff = np.abs(out - tiny_gan.generate(z))
+    assert diff.mean() <= export.FULL_INT8_MEAN and 0 < diff.max()
+    assert export.check_tflite(tiny_gan, path, "full_int8")["tflite_full_int8"]["mean_abs_diff"] <= export.FULL_INT8_MEAN
+
+
+def test_a_family_that_does_not_offer_full_int8_says_why_before_writing(tmp_path):
+    gpt = zoo.load("gpt_shakespeare", compile=False)
+    assert "full_int8" not in gpt.edge_quantizations
+    with pytest.raises(ValueError, match="logits"):
+        export.tflite(gpt, tmp_path / "g.tflite", quantize="full_int8")
+    assert not (tmp_path / "g.tflite").exists()
+
+
+def test_samples_through_the_edge_file_are_the_models_samples(tiny_gan, tmp_path):
+    path = export.tflite(tiny_gan, tmp_path / "m.tflite", signature=tiny_gan.edge_sample_signature)
+    sampler = export.EdgeSampler(tiny_gan, path)
+    images = sampler.sample(5, seed=3)
+    assert images.dtype == np.uint8 and images.shape == (5, 28, 28, 1)
+    assert np.abs(images.astype(int) - tiny_gan.sample(5, seed=3).astype(int)).max() <= 1
+    np.testing.assert_array_equal(sampler.sample(2, seed=3), images[:2])  # sample k does not depend on n
 
 
 def test_rest_request_bodies_fit_the_signatures(tiny_gan):
@@ -164,6 +207,7 @@ def test_quantized_files_are_smaller(pretrained_exports):
     sizes = {q: os.path.getsize(pretrained_exports[q]) for q in export.QUANTIZATIONS}
     assert sizes["float16"] < 0.6 * sizes["float32"]
     assert sizes["dynamic_int8"] < 0.35 * sizes["float32"]
+    assert sizes["full_int8"] < 0.35 * sizes["float32"]
 
 
 def test_check_reports_a_mismatch(tiny_gan, tmp_path):

@@ -19,7 +19,10 @@ What the zoo asks, and who asks it:
   metadata.json without building the model): the card's "Use" snippet, the section that shows
   what the model makes, the table of each evaluation, and all the evaluations' sections.
 - ``export_signatures()``, ``example_inputs(signature, num_samples, seed)``, ``edge_signature``,
-  ``edge_signatures`` and ``export_tolerances``: ``keras_genai.export`` and ``keras-genai export``.
+  ``edge_signatures``, ``edge_quantizations`` and ``export_tolerances``: ``keras_genai.export``
+  and ``keras-genai export``.
+- ``edge_sample_signature`` and ``sample_from_edge(run, num_samples, seed, labels)``: images drawn
+  through a LiteRT file (``keras-genai evaluate --litert``, ``export.EdgeSampler``).
 - ``default_evaluation(metadata, **options)``: what ``keras-genai evaluate`` runs, and under
   which key of the card's metrics it is stored.
 - ``training_data(dataset, recipe, batch_size, seed, ...)``, ``training_callbacks(samples_dir,
@@ -162,10 +165,55 @@ class GenerativeModel(keras.Model):
         """Whether ``sample`` needs class labels."""
         return self.num_classes is not None
 
+    # The LiteRT quantizations ``keras_genai.export.tflite`` offers for this family's edge graphs
+    # (``export.QUANTIZATIONS`` less those its graphs do not keep accurate), and why one is left out.
+    edge_quantizations = ("float32", "float16", "dynamic_int8", "full_int8")
+    edge_quantization_notes = {}
+    # The edge signature that turns noise alone into images (``sample_from_edge``); None where
+    # sampling runs outside the LiteRT graph (one autoregressive step of logits).
+    edge_sample_signature = None
+
     @property
     def edge_signatures(self):
         """The signatures ``keras-genai export`` writes a LiteRT file for (the first is the main one)."""
         return (self.edge_signature,)
+
+    def sample_from_edge(self, run, num_samples, seed=0, labels=None):
+        """uint8 images (num_samples, H, W, C) drawn through ``edge_sample_signature`` by ``run``.
+
+        ``run`` maps the signature's inputs ({name: numpy}) to its outputs; with
+        ``lambda inputs: keras_genai.runtime.run_tflite(path, inputs)`` the images come from a
+        LiteRT file (``export.EdgeSampler``). The noise is the one of ``sample(num_samples,
+        seed)``, so a GAN or VAE file that computed exactly would give ``sample``'s images.
+
+        Example: ``model.sample_from_edge(lambda x: runtime.run_tflite("g.tflite", x), 16, seed=0)``.
+        """
+        self.check_edge_sampling()
+        num_samples = image_utils.check_count(num_samples)
+        seed = sampling.check_seed(seed)
+        if seed is None:
+            raise TypeError("sample_from_edge needs an integer seed (the noise of sample(num_samples, seed))")
+        labels = self.check_labels(labels, num_samples)
+        inputs = self._edge_noise(num_samples, seed)
+        if labels is not None:
+            inputs["labels"] = labels
+        return self._edge_images_to_uint8(run(inputs)["images"])
+
+    def check_edge_sampling(self):
+        """``edge_sample_signature``, or a ``ValueError`` for a family whose LiteRT files do not
+        draw images from noise."""
+        if self.edge_sample_signature is None:
+            raise ValueError(f"the LiteRT files of {type(self).__name__} do not draw images from noise "
+                             f"(their graphs: {', '.join(self.edge_signatures)}); sampling runs outside them")
+        return self.edge_sample_signature
+
+    def _edge_noise(self, num_samples, seed):
+        """The noise inputs of ``edge_sample_signature`` for ``sample(num_samples, seed)``."""
+        return {"z": self.noise(num_samples, seed=seed).numpy()}
+
+    def _edge_images_to_uint8(self, images):
+        """The edge graph's float images as ``sample`` returns them (uint8)."""
+        return image_utils.to_uint8(tf.constant(images)).numpy()
 
     # ----------------------------------------------------------------- sampling
     def sample(self, num_samples, seed=None, **conditions):

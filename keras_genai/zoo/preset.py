@@ -450,6 +450,10 @@ def sample_quality_table(title, results):
         candidate += f", each the most real of {results['candidates']} generator draws by the discriminator"
     if results.get("conditions"):
         candidate += " drawn with " + ", ".join(f"{k}={v}" for k, v in sorted(results["conditions"].items()))
+    litert = results.get("litert")
+    if litert:
+        candidate += (f" drawn through the LiteRT {litert['quantize']} file of `{litert['signature']}` "
+                      f"(batch {litert['batch_size'] or 'dynamic'}, {litert['file_bytes'] / 1e6:.2f} MB)")
     lines = ["", f"### {title}", "",
              f"{results.get('features')} features; {candidate} against {results.get('reference')}"
              + (f" ({results['reference_count']} images)" if results.get("reference_count") else "") + ".", "",

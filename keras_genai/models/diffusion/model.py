@@ -703,6 +703,16 @@ class Diffusion(GenerativeModel):
 
     # LiteRT files: the denoiser and the whole fixed-step deterministic sampler.
     edge_signatures = ("serving_default", "sample_from_noise")
+    # Integer-only would quantize the timestep t (0-999) to 256 levels and compound int8 errors
+    # over every step of the sampler loop; not offered until measured on trained weights.
+    edge_quantizations = ("float32", "float16", "dynamic_int8")
+    edge_quantization_notes = {"full_int8": "the timestep input would be quantized to 256 levels and the sampler "
+                                            "loop compounds int8 errors over its steps"}
+    # Its images come from ``edge_sampler`` with the model's steps, not from ``sampler``.
+    edge_sample_signature = "sample_from_noise"
+
+    def _edge_noise(self, num_samples, seed):
+        return {"noise": tf.random.stateless_normal((num_samples, *self.image_shape), seed=[seed, 0]).numpy()}
 
     # The fixed-step sampler compounds the per-call differences of a LiteRT network over its steps.
     export_tolerances = {"images": {"tflite_float32": (2e-3, 2e-4), "tflite_float16": (0.25, 0.02),

@@ -425,7 +425,7 @@ class GAN(GenerativeModel):
             "sample_ranked": self._export_signature(sample_ranked, candidates_spec, draws=True),
         }
 
-    edge_signature = "serving_default"
+    edge_signature = edge_sample_signature = "serving_default"
 
     def example_inputs(self, signature, num_samples=2, seed=0):
         """Inputs (numpy, by name) for one of ``export_signatures()``, and the Keras result

@@ -416,7 +416,8 @@ class PixelCNN(GenerativeModel):
     edge_signature = "logits"
     # Logits span about [-16, 6]; measured on pixelcnn_mnist (64 test images): dynamic-range
     # int8 max |diff| 0.61, mean 0.055; float16 6e-3 / 8e-4 (the default tolerances hold).
-    export_tolerances = {"logits": {"tflite_dynamic_int8": (1.2, 0.1)}}
+    # full_int8 on pixelcnn_mnist (1,000 example images): max 2.09, mean 0.098 on logits up to 19.9.
+    export_tolerances = {"logits": {"tflite_dynamic_int8": (1.2, 0.1), "tflite_full_int8": (3.0, 0.15)}}
 
     def example_inputs(self, signature, num_samples=2, seed=0):
         """Inputs (numpy, by name) for one of ``export_signatures()`` and the Keras result they
