@@ -49,7 +49,7 @@ DEFAULT_OUTPUT = os.path.join(HERE, "results", "dcgan_mnist.json")
 
 TRAIN_BATCH = 128
 SAMPLE_BATCH = 256
-QUANTIZATIONS = ("float32", "float16", "dynamic_int8")
+QUANTIZATIONS = ("float32", "float16", "dynamic_int8", "full_int8")
 
 # (quick, full) settings. Sampling adapts per backend: calls per repeat aim at
 # ``sample_repeat_s`` seconds (at most ``sample_max_iters``), and a backend whose timed repeats
@@ -318,6 +318,7 @@ def bench_sampling_and_exports(preset, pretrained, settings, tflite_threads):
 
     import keras_genai
     from ai_edge_litert.interpreter import Interpreter
+    from keras_genai import runtime
 
     model = keras_genai.zoo.load(preset, pretrained=pretrained)
     z = model.noise(SAMPLE_BATCH, seed=0).numpy()
@@ -362,10 +363,11 @@ def bench_sampling_and_exports(preset, pretrained, settings, tflite_threads):
                 if not fixed_batch:
                     interpreter.resize_tensor_input(input_detail["index"], [SAMPLE_BATCH, z.shape[1]])
                 interpreter.allocate_tensors()
-                interpreter.set_tensor(input_detail["index"], z.astype(input_detail["dtype"]))
+                interpreter.set_tensor(input_detail["index"], runtime.quantize(z, input_detail))
                 values, details = time_calls(interpreter.invoke, key, settings)
-                # The output of the last invoke, on the same z.
-                record(key, values, details, interpreter.get_tensor(output_detail["index"]))
+                # The output of the last invoke, on the same z (full_int8: int8 in and out).
+                record(key, values, details,
+                       runtime.dequantize(interpreter.get_tensor(output_detail["index"]), output_detail))
                 del interpreter
 
     return {

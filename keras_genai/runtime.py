@@ -49,7 +49,7 @@ def run_tflite(path, inputs):
     unexpected, missing = sorted(set(inputs) - set(details)), sorted(set(details) - set(inputs))
     if unexpected or missing:
         raise KeyError(f"{path} takes inputs {sorted(details)}; got unexpected {unexpected}, missing {missing}")
-    feeds = {name: _to_input(value, details[name]) for name, value in inputs.items()}
+    feeds = {name: quantize(value, details[name]) for name, value in inputs.items()}
     rows = {int(value.shape[0]) for value in feeds.values() if value.ndim}
     if len(rows) > 1:
         raise ValueError(f"the inputs of {path} must have the same number of rows, got {sorted(rows)}")
@@ -65,7 +65,10 @@ def run_tflite(path, inputs):
     return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in chunks[0]}
 
 
-def _to_input(value, detail):
+def quantize(value, detail):
+    """``value`` as a LiteRT input of ``detail`` (``get_input_details()``) wants it: float values
+    of an int8 input (``quantize="full_int8"``) quantized with its scale and zero point, others
+    cast to its dtype."""
     value = np.asarray(value)
     scale, zero_point = detail["quantization"]
     if detail["dtype"] == np.int8 and scale and np.issubdtype(value.dtype, np.floating):
@@ -73,14 +76,17 @@ def _to_input(value, detail):
     return value.astype(detail["dtype"])
 
 
+def dequantize(value, detail):
+    """A LiteRT output of ``detail`` (``get_output_details()``) as float32 when it is quantized
+    int8, unchanged otherwise."""
+    scale, zero_point = detail["quantization"]
+    if value.dtype == np.int8 and scale:
+        return ((value.astype(np.float32) - zero_point) * scale).astype(np.float32)
+    return value
+
+
 def _from_outputs(outputs, details):
-    result = {}
-    for name, value in outputs.items():
-        scale, zero_point = details[name]["quantization"]
-        if value.dtype == np.int8 and scale:
-            value = ((value.astype(np.float32) - zero_point) * scale).astype(np.float32)
-        result[name] = value
-    return result
+    return {name: dequantize(value, details[name]) for name, value in outputs.items()}
 
 
 def _padded(value, batch):

@@ -272,6 +272,21 @@ def test_each_family_lays_out_its_own_evaluations_on_the_card():
     likelihood = {"nll": 80.5, "exact": True, "nll_standard_error": 0.3, "num_examples": 10}
     assert "| test NLL (exact) | 80.50 ± 0.30 (s.e.) |" in preset.render_model_card(
         {"name": "p", "metrics": {"test_likelihood": likelihood}}, PixelCNN)
+    from keras_genai.models import VAE
+
+    speed = {"signature": "serving_default", "batch_size": 1, "rounds": 3, "calls_per_round": 5,
+             "litert_num_threads": 1, "per_call_ms": {"keras": {"median": 1.0, "min": 0.9, "max": 1.2},
+                                                      "litert_full_int8": {"median": 0.025, "min": 0.02, "max": 0.03}},
+             "keras_over_litert": {"litert_full_int8": {"median": 40.0, "min": 30.0, "max": 50.0}},
+             "file_bytes": {"litert_full_int8": 1_560_000}}
+    quality = {"fid": 7.25, "features": "mnist", "reference": "mnist/test", "num_samples": 10000, "seed": 0,
+               "litert": {"quantize": "full_int8", "signature": "serving_default", "batch_size": 1,
+                          "file_bytes": 1_560_000}}
+    card = preset.render_model_card({"name": "v", "metrics": {"litert_speed_batch_1": speed,
+                                                              "mnist_features_litert_full_int8": quality}}, VAE)
+    assert "| litert_full_int8 | 0.025 (0.02-0.03) | 40.00x (30.00-50.00) | 1.56 MB |" in card
+    assert "drawn through the LiteRT full_int8 file of `serving_default` (batch 1, 1.56 MB)" in card
+    assert "| FID | 7.25 |" in card
 
 
 def _without_names(compile_config):

@@ -292,9 +292,12 @@ class GenerativeModel(keras.Model):
     def card_metrics(cls, key, results):
         """The card's Markdown lines for one evaluation, ``metrics[key]`` of metadata.json (a dict;
         plain numbers of ``metrics`` are listed by the card itself). The default is the table of
-        the sample-quality protocol (FID, KID, IS, precision/recall; ``default_evaluation``)."""
+        the sample-quality protocol (FID, KID, IS, precision/recall; ``default_evaluation``), or
+        of the edge speed (``benchmarks/litert_edge.py``)."""
         from keras_genai.zoo import preset
 
+        if "per_call_ms" in results:  # benchmarks/litert_edge.py --update-card
+            return preset.edge_speed_table(key, results)
         return preset.sample_quality_table(key, results)
 
     @classmethod
@@ -405,6 +408,15 @@ class GenerativeModel(keras.Model):
         return evaluate.sample_quality(self, metadata, **options)
 
     # ----------------------------------------------------------------- training
+    def fit(self, x=None, y=None, *args, shuffle=None, **kwargs):
+        """``keras.Model.fit``. A ``tf.data.Dataset`` is read in its own order (shuffle it with
+        ``Dataset.shuffle``, as ``keras_genai.data.images`` does), so Keras is not asked to
+        shuffle it and does not warn that it would ignore ``shuffle=True``; arrays are shuffled
+        unless ``shuffle=False``."""
+        if shuffle is None:
+            shuffle = not isinstance(x, tf.data.Dataset)
+        return super().fit(x, y, *args, shuffle=shuffle, **kwargs)
+
     def training_data(self, dataset, recipe, batch_size, seed, start_epoch=0, steps_per_epoch=None, data_dir=None,
                       manual_dir=None):
         """The batches ``keras-genai train`` fits on: ``(batches, steps per epoch)``, starting at

@@ -469,6 +469,24 @@ def sample_quality_table(title, results):
     return lines + command_lines(results)
 
 
+def edge_speed_table(title, results):
+    """Markdown lines: the edge-speed figures of ``benchmarks/litert_edge.py`` (one sample per
+    call: Keras against the preset's LiteRT files), headed ``### title``."""
+    lines = ["", f"### {title}", "",
+             f"`{results.get('signature')}` at batch {results.get('batch_size')}, one sample per call: median "
+             f"(min-max) of {results.get('rounds')} alternating rounds of {results.get('calls_per_round')} calls; "
+             f"LiteRT with {results.get('litert_num_threads')} thread(s), `invoke` only. "
+             "A ratio above 1: LiteRT is faster than Keras.", "",
+             "| variant | ms per sample | Keras time / variant time | file |", "| --- | --- | --- | --- |"]
+    for key, ms in results.get("per_call_ms", {}).items():
+        ratio = results.get("keras_over_litert", {}).get(key)
+        size = results.get("file_bytes", {}).get(key)
+        lines.append(f"| {key} | {ms['median']:.3g} ({ms['min']:.3g}-{ms['max']:.3g}) | "
+                     + (f"{ratio['median']:.2f}x ({ratio['min']:.2f}-{ratio['max']:.2f})" if ratio else "")
+                     + f" | {f'{size / 1e6:.2f} MB' if size else ''} |")
+    return lines + command_lines(results)
+
+
 def likelihood_table(title, results):
     """Markdown lines: the table of one test-likelihood evaluation of an image model (NLL exact or
     an importance-weighted bound, ELBO, bits/dim; ``metrics.vae``, ``metrics.pixelcnn``), headed
