@@ -182,7 +182,7 @@ def _parser():
     p.add_argument("--quantize", default=None,
                    help="LiteRT variants, comma separated: float32, float16, dynamic_int8 (int8 weights), full_int8 "
                         "(integer-only, for NPUs and microcontrollers); default: every one the family offers")
-    p.add_argument("--tflite-batch-size", type=_batch_size, default=1, metavar="N|dynamic",
+    p.add_argument("--tflite-batch-size", default="1", metavar="N|dynamic",
                    help="the LiteRT files' fixed batch size (default 1), or 'dynamic' for a resizable batch "
                         "(much slower: LiteRT's XNNPACK skips dynamic shapes)")
     p.add_argument("--overwrite", action="store_true", help="replace existing export files")
@@ -194,16 +194,17 @@ def _parser():
     return parser
 
 
-def _batch_size(text):
-    """``--tflite-batch-size``: a positive integer, or "dynamic" (None)."""
+def _tflite_batch_size(text):
+    """``--tflite-batch-size``: "dynamic" (None) or a positive integer (``export.validate_batch_size``)."""
+    from keras_genai import export
+
     if text == "dynamic":
         return None
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'dynamic', got {text!r}")
+        raise ValueError(f"--tflite-batch-size: expected a positive integer or 'dynamic', got {text!r}") from None
+    export.validate_batch_size(value)
     return value
 
 
@@ -956,7 +957,7 @@ def _export(args):
     # Every argument and every target is checked before the first file is written.
     quantizations = _quantizations(args.quantize) if args.quantize is not None else None
     export.validate_version(args.version)
-    export.validate_batch_size(args.tflite_batch_size)
+    batch_size = _tflite_batch_size(args.tflite_batch_size)
     if os.path.exists(args.output) and not os.path.isdir(args.output):
         raise ValueError(f"--output {args.output} is a file; export writes a folder (<output>/<version>/, "
                          "<output>/*.tflite)")
@@ -989,7 +990,7 @@ def _export(args):
         for quantize, signature, path, stem in tflite_targets:
             print(f"writing LiteRT {quantize} ({signature}) ...", flush=True)
             export.tflite(model, path, quantize=quantize, overwrite=args.overwrite,
-                          batch_size=args.tflite_batch_size, signature=signature)
+                          batch_size=batch_size, signature=signature)
             print(f"  {path}  ({os.path.getsize(path) / 1e6:.2f} MB)")
             if not args.no_check:
                 report = export.check_tflite(model, path, quantize, signature=signature)

@@ -106,8 +106,8 @@ def test_export_batch_size_and_quantizations_a_family_does_not_offer(tmp_path, c
     code, _, err = cli_here("export", "gpt_shakespeare", "--output", str(tmp_path / "g"), "--quantize", "full_int8")
     assert code == 1 and "offers LiteRT files as float32, float16, dynamic_int8" in err
     assert not (tmp_path / "g").exists()  # refused before the SavedModel was written
-    code, _, err = cli_here("export", "dcgan_mnist", "--output", str(tmp_path / "x"), "--tflite-batch-size", "0")
-    assert code == 2 and "positive integer or 'dynamic'" in err
+    code, _, err = cli_here("export", "dcgan_mnist", "--output", str(tmp_path / "x"), "--tflite-batch-size", "two")
+    assert code == 1 and "positive integer or 'dynamic', got 'two'" in err
 
 
 @pytest.mark.skipif(not os.environ.get("KERAS_GENAI_DATA_DIR"), reason="needs MNIST files (KERAS_GENAI_DATA_DIR)")
