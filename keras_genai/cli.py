@@ -855,7 +855,7 @@ def _evaluate(args):
         key, results = _evaluate_litert(args, meta, model, conditions)
     else:
         key, results = model.default_evaluation(
-            meta, metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()), num_samples=args.num_samples,
+            meta, metrics=_metric_names(args.metrics), num_samples=args.num_samples,
             features=args.features, reference=args.reference, seed=args.seed, batch_size=args.batch_size,
             candidates=args.candidates, k=args.k, num_examples=args.num_examples, conditions=conditions)
     results["command"] = _command_line() or results.get("command")
@@ -869,10 +869,14 @@ def _evaluate(args):
         _store_metrics(args.preset, key, results)
 
 
+def _metric_names(text):
+    """``--metrics`` ("fid,kid") as a tuple of names."""
+    return tuple(m.strip() for m in text.split(",") if m.strip())
+
+
 def _evaluate_litert(args, meta, model, conditions):
     """``evaluate --litert Q``: the sample-quality protocol on images drawn through the preset's
     LiteRT file (exported to a temporary folder with quantization Q, at the default batch)."""
-
     from keras_genai import export
     from keras_genai.metrics import evaluate
 
@@ -887,7 +891,7 @@ def _evaluate_litert(args, meta, model, conditions):
         litert = {"quantize": args.litert, "signature": signature,
                   "batch_size": export.EDGE_BATCH_SIZE, "file_bytes": os.path.getsize(path)}
         key, results = evaluate.sample_quality(
-            export.EdgeSampler(model, path), meta, metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()),
+            export.EdgeSampler(model, path), meta, metrics=_metric_names(args.metrics),
             num_samples=args.num_samples, features=args.features, reference=args.reference, seed=args.seed,
             batch_size=args.batch_size)
     results["litert"] = litert

@@ -199,15 +199,7 @@ def images(
     if with_labels and not spec.num_classes:
         raise ValueError(f"{name!r} has no class labels; use with_labels=False")
     tfds_builder = builder(spec.tfds_name, data_dir=data_dir, manual_dir=manual_dir)
-    count, stored = _split_size(tfds_builder, split)
-    small = stored < 2e8  # held in memory as stored (uint8), in the stored order
-    if small:
-        import tensorflow_datasets as tfds
-
-        arrays = tfds.as_numpy(tfds_builder.as_dataset(split=split, batch_size=-1))
-        ds = tf.data.Dataset.from_tensor_slices({k: arrays[k] for k in ("image", "label") if k in arrays})
-    else:
-        ds = tfds_builder.as_dataset(split=split, shuffle_files=shuffle, read_config=_read_config(seed))
+    ds = tfds_builder.as_dataset(split=split, shuffle_files=shuffle, read_config=_read_config(seed))
 
     def to_example(example, pixel_seed=None):
         image = preprocess_image(example["image"], spec, value_range)
@@ -217,10 +209,12 @@ def images(
             return image, tf.cast(example["label"], tf.int32)
         return image
 
+    # No tf.data cache: a partial read (``images(...).take(100)``, the usual first look) would
+    # leave it half written, with a warning; the split is decoded as it streams, beside training.
     if binarize == "fixed":  # one seed per image: its position in the stored split
         ds = ds.enumerate().map(lambda i, e: {**e, "pixel_seed": tf.stack([tf.cast(seed, tf.int64), i])})
-    if shuffle:  # a split in memory is shuffled whole, a streamed one through a 10,000-image buffer
-        ds = ds.shuffle(count if small else 10_000, seed=seed, reshuffle_each_iteration=True)
+    if shuffle:
+        ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
     if binarize == "dynamic":  # fresh seeds every epoch, from a seeded stream
         pairs = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip(ds, pairs).map(lambda e, s: {**e, "pixel_seed": s})

@@ -27,3 +27,18 @@ def test_fit_before_compile_is_a_clear_error(name):
             model.fit(data[0], data[1], epochs=1, verbose=0)
         else:
             model.fit(data, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("name", ["gan", "vae"])
+def test_fit_on_a_dataset_reads_it_in_its_own_order_without_a_shuffle_warning(name):
+    import warnings
+
+    import tensorflow as tf
+
+    model, data = _family(name)
+    model.compile()
+    dataset = tf.data.Dataset.from_tensor_slices(data).batch(2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(dataset, epochs=1, verbose=0)
+    assert not [w for w in caught if "shuffle" in str(w.message)]
