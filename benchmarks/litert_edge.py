@@ -56,7 +56,6 @@ def bench_preset(name, rounds, calls, threads):
     sizes = {}
     variants = [(q, export.EDGE_BATCH_SIZE) for q in model.edge_quantizations]
     variants += [(q, None) for q in ("float32", "dynamic_int8") if q in model.edge_quantizations]
-    interpreters = []
     with tempfile.TemporaryDirectory(prefix="bench_edge_") as folder:
         for quantize, batch in variants:
             key = f"litert_{quantize}" + ("_dynamic_batch" if batch is None else "")
@@ -71,8 +70,7 @@ def bench_preset(name, rounds, calls, threads):
             interpreter.allocate_tensors()
             for input_name, detail in inputs_by_name.items():
                 interpreter.set_tensor(detail["index"], runtime.quantize(inputs[input_name], detail))
-            interpreters.append(interpreter)
-            runs[key] = interpreter.invoke
+            runs[key] = interpreter.invoke  # the bound method keeps the interpreter alive
     for run in runs.values():  # warm-up
         run()
     seconds = {key: [] for key in runs}
@@ -88,7 +86,6 @@ def bench_preset(name, rounds, calls, threads):
         result["per_call_ms"][key] = {k: v * 1e3 for k, v in report.spread(values).items()}
         if key != "keras":
             result["keras_over_litert"][key] = report.spread([k / v for k, v in zip(seconds["keras"], values)])
-    del interpreters
     return result
 
 
