@@ -966,12 +966,12 @@ def _export(args):
         raise ValueError(f"--output {args.output} is a file; export writes a folder (<output>/<version>/, "
                          "<output>/*.tflite)")
     model = zoo.load(args.preset, compile=False)
-    offered = model.edge_quantizations
-    refused = [q for q in quantizations or () if q not in offered]
-    if refused and args.format in ("tflite", "all"):
-        notes = "; ".join(f"{q}: {model.edge_quantization_notes.get(q, 'not offered')}" for q in refused)
-        raise ValueError(f"--quantize: {args.preset} offers LiteRT files as {', '.join(offered)} ({notes})")
-    quantizations = quantizations or offered
+    if args.format in ("tflite", "all"):
+        try:
+            export.check_offered(model, quantizations or ())
+        except ValueError as error:
+            raise ValueError(f"--quantize: {args.preset}: {error}") from None
+    quantizations = quantizations or model.edge_quantizations
     saved_model_target = export.saved_model_path(args.output, args.version)
     tflite_targets = [(quantize, signature, os.path.join(args.output, f"{stem}_{quantize}.tflite"), stem)
                       for quantize in quantizations for signature, stem in _edge_files(model)]

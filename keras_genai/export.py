@@ -99,6 +99,16 @@ def validate_quantize(quantize):
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
 
 
+def check_offered(model, quantizations):
+    """Refuses (ValueError) LiteRT quantizations (a list of QUANTIZATIONS names) that the model's
+    family does not offer (``model.edge_quantizations``), giving the family's reason for each."""
+    refused = [q for q in quantizations if q not in model.edge_quantizations]
+    if refused:
+        notes = "; ".join(f"{q}: {model.edge_quantization_notes.get(q, 'not offered')}" for q in refused)
+        raise ValueError(f"{type(model).__name__} offers LiteRT files as {', '.join(model.edge_quantizations)}, "
+                         f"not {', '.join(refused)} ({notes})")
+
+
 def validate_batch_size(batch_size):
     """Refuses (ValueError) a LiteRT batch size that is neither None (dynamic) nor a positive integer."""
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
@@ -135,9 +145,7 @@ def tflite(model, path, quantize="float32", overwrite=False, batch_size=EDGE_BAT
     ```
     """
     validate_quantize(quantize)
-    if quantize not in model.edge_quantizations:
-        raise ValueError(f"{type(model).__name__} offers LiteRT files as {', '.join(model.edge_quantizations)}, "
-                         f"not {quantize} ({model.edge_quantization_notes.get(quantize, 'see its edge_quantizations')})")
+    check_offered(model, [quantize])
     validate_batch_size(batch_size)
     path = os.path.abspath(os.fspath(path))
     files.check_replaceable(path, overwrite, "tflite")

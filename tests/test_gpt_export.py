@@ -59,3 +59,11 @@ def test_keras_file_round_trip_in_a_fresh_process(tiny_gpt, tmp_path):
     optimizer, text = result.stdout.strip().splitlines()[-2:]
     assert optimizer == "AdamW"
     assert text == repr(tiny_gpt.generate("abc", 15, seed=4))
+
+
+def test_an_integer_only_litert_file_is_refused_with_the_familys_reason(tiny_gpt, tmp_path):
+    target = tmp_path / "gpt.tflite"
+    with pytest.raises(ValueError, match=r"GPT offers LiteRT files as float32, float16, dynamic_int8, not full_int8 "
+                                         r"\(full_int8: integer-only attention"):
+        export.tflite(tiny_gpt, target, quantize="full_int8")
+    assert not target.exists()
