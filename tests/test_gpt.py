@@ -51,6 +51,17 @@ def test_cached_decoding_equals_recomputation_past_the_context(tiny_gpt, samplin
     assert cached.startswith("abc") and len(cached) == 23 and set(cached) <= set(VOCAB)
 
 
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_decoding_across_id_blocks_equals_recomputation(tiny_gpt, temperature):
+    # 600 new ids cross two blocks of 256 (greedy decoding runs XLA-compiled, one call per block)
+    # and rebuild the cache of 8 positions about 150 times, for two prompts at once.
+    prompts = np.array([tiny_gpt.encode("abc"), tiny_gpt.encode("hhg")])
+    cached = tiny_gpt.generate_ids(prompts, 600, temperature=temperature, seed=1)
+    recomputed = tiny_gpt.generate_ids(prompts, 600, temperature=temperature, seed=1, use_cache=False)
+    np.testing.assert_array_equal(cached, recomputed)
+    assert cached.shape == (2, 603)
+
+
 def test_sampling_controls(tiny_gpt):
     greedy = tiny_gpt.generate("ab", 12, temperature=0)
     assert tiny_gpt.generate("ab", 12, temperature=1.0, top_k=1, seed=1) == greedy

@@ -7,6 +7,7 @@ Every layer has three ways to run:
 - ``step(x, keys, values, position, weights)``: one new position, x (batch, width), against
   fixed-size caches of ``context_length`` positions, written at ``position``; one step costs one
   position. ``weights`` (``decoding_weights()``) are read once per decoding loop, not per step.
+  ``xla=True`` when the step is traced inside an XLA-compiled function (``jit_compile=True``).
 """
 
 import math
@@ -94,17 +95,18 @@ class CausalSelfAttention(keras.layers.Layer):
         (``column_blocks``): pass them to every ``step`` of a decoding loop."""
         return {"qkv": column_blocks(self.qkv), "projection": column_blocks(self.projection)}
 
-    def step(self, x, keys, values, position, weights=None):
+    def step(self, x, keys, values, position, weights=None, xla=False):
         """One position. x (batch, width) at ``position``; keys/values (batch, heads, context,
         head_dim) hold positions < ``position``; ``weights`` from ``decoding_weights()`` (read
-        here when None). Returns ``(y (batch, width), keys, values)`` with this position written.
-        The same numbers as ``call`` gives at that position: on 2-D tensors (each projection one
-        matrix product, no reshapes around it) and with the products in column blocks."""
+        here when None); ``xla``: True when traced for XLA (see ``write_position``). Returns
+        ``(y (batch, width), keys, values)`` with this position written. The same numbers as
+        ``call`` gives at that position: on 2-D tensors (each projection one matrix product, no
+        reshapes around it) and with the products in column blocks."""
         weights = weights or self.decoding_weights()
         qkv = dense_in_column_blocks(self.qkv, x, weights["qkv"])
         q, k, v = tf.unstack(tf.reshape(qkv, [-1, 3, self.num_heads, 1, self.head_dim]), axis=1)
-        keys = _write_position(keys, k, position)
-        values = _write_position(values, v, position)
+        keys = write_position(keys, k, position, xla)
+        values = write_position(values, v, position, xla)
         mask = (tf.range(tf.shape(keys)[2]) <= position)[None, None, None, :]
         scores = tf.matmul(q, keys, transpose_b=True) / math.sqrt(self.head_dim)
         scores = tf.where(mask, tf.cast(scores, tf.float32), _MASKED)
@@ -160,9 +162,13 @@ def dense_in_column_blocks(dense, x, blocks):
     return outputs[0] if len(outputs) == 1 else tf.concat(outputs, axis=-1)
 
 
-def _write_position(cache, new, position):
+def write_position(cache, new, position, xla=False):
     """cache (batch, heads, context, head_dim) with ``new`` (batch, heads, 1, head_dim) written at
-    ``position`` of the context axis (one strided-slice update: no pass over the other rows)."""
+    ``position`` (int32 scalar) of the context axis. In a TensorFlow graph one strided-slice update
+    (XLA wants its bounds known when compiling); with ``xla=True`` a dynamic-update-slice, which
+    XLA performs in place on a loop's cache (the TensorFlow kernel of that op copies the cache)."""
+    if xla:
+        return keras.ops.slice_update(cache, [0, 0, position, 0], new)
     begin = tf.stack([0, 0, position, 0])
     return tf.raw_ops.TensorStridedSliceUpdate(input=cache, begin=begin, end=begin + [0, 0, 1, 0],
                                                strides=[1, 1, 1, 1], value=new, begin_mask=0b1011, end_mask=0b1011)
@@ -229,11 +235,11 @@ class TransformerBlock(keras.layers.Layer):
         return {**self.attention.decoding_weights(), "mlp_in": column_blocks(self.mlp_in),
                 "mlp_out": column_blocks(self.mlp_out)}
 
-    def step(self, x, keys, values, position, weights=None):
+    def step(self, x, keys, values, position, weights=None, xla=False):
         """One position: x (batch, width) -> ``(y (batch, width), keys, values)``; ``weights``
-        from ``decoding_weights()`` (see ``CausalSelfAttention.step``)."""
+        and ``xla`` as in ``CausalSelfAttention.step``."""
         weights = weights or self.decoding_weights()
-        attended, keys, values = self.attention.step(self.attention_norm(x), keys, values, position, weights)
+        attended, keys, values = self.attention.step(self.attention_norm(x), keys, values, position, weights, xla)
         x = x + attended
         hidden = dense_in_column_blocks(self.mlp_in, self.mlp_norm(x), weights["mlp_in"])
         return x + dense_in_column_blocks(self.mlp_out, hidden, weights["mlp_out"]), keys, values

@@ -248,14 +248,14 @@ class GPT(GenerativeModel):
             caches.append((tf.pad(keys, pad), tf.pad(values, pad)))
         return caches, self._logits(x[:, -1:])[:, 0]
 
-    def _step(self, token, position, caches, weights=None):
+    def _step(self, token, position, caches, weights=None, xla=False):
         """token (batch,) at ``position`` -> (caches, next logits (batch, V)); ``weights`` are the
-        blocks' ``decoding_weights()`` (read here when None)."""
+        blocks' ``decoding_weights()`` (read here when None); ``xla``: traced for XLA."""
         x = self._embed(token, position[None])  # (batch, width): one position, no length axis
         weights = weights or [None] * len(self.blocks)
         updated = []
         for block, (keys, values), block_weights in zip(self.blocks, caches, weights):
-            x, keys, values = block.step(x, keys, values, position, block_weights)
+            x, keys, values = block.step(x, keys, values, position, block_weights, xla)
             updated.append((keys, values))
         return updated, self._logits(x)
 
@@ -264,14 +264,21 @@ class GPT(GenerativeModel):
         (the cache-free decoding used to measure what the cache saves)."""
         return self(window)[:, -1]
 
-    def _generate_ids(self, prompt, max_new_tokens, temperature, top_k, top_p, seed, use_cache=True):
+    def _generate_ids(self, prompt, max_new_tokens, temperature, top_k, top_p, seed, use_cache=True,
+                      xla_greedy=False):
         """The compiled decoding loop: prompt (batch, P) int32 -> new ids (batch, max_new_tokens).
 
         The new ids are kept in blocks of ``_TOKENS_PER_BLOCK`` steps (the block being filled is
         rewritten each step), so memory grows by about 4 bytes per new id, not by one tensor per step.
         Nothing is decided per step that can be decided once: greedy or sampled picking is chosen
         outside the loop, the weights are read before it, and the cache rebuilds of the context
-        policy happen between inner loops of plain cached steps (no ``tf.cond`` per step)."""
+        policy happen between inner loops of plain cached steps (no ``tf.cond`` per step).
+
+        ``xla_greedy``: greedy decoding (temperature 0) runs its inner loops of cached steps as
+        one XLA-compiled function each (``jit_compile=True``), which fuses the many small ops of a
+        step. Sampling keeps TensorFlow's kernels: XLA has no ``StatelessMultinomial``, and
+        another way of drawing would change the text a seed gives. The SavedModel exports leave it
+        off, because TF Serving runs XLA only behind its ``--xla_cpu_compilation_enabled`` flag."""
         context = self.context_length
         refill = context // 2
         checks = [
@@ -292,45 +299,56 @@ class GPT(GenerativeModel):
         columns = tf.range(block_size)[None]
         block = tf.zeros([batch, block_size], tf.int32)
 
-        def record(i, token, recent, block, new_ids):
+        def record(i, token, recent, block):
             """Keeps the new ``token`` (batch,) of step ``i``: in its id block and at the end of
             the window of the last ``context`` ids."""
             block = tf.where(columns == i % block_size, token[:, None], block)
-            return tf.concat([recent[:, 1:], token[:, None]], axis=1), block, new_ids.write(i // block_size, block)
+            return tf.concat([recent[:, 1:], token[:, None]], axis=1), block
 
         if not use_cache:
             # The same windows as the cached path, recomputed from scratch every step.
             def recompute(i, filled, recent, logits, block, new_ids):
                 token = _pick(logits, temperature, top_k, top_p, seed, i)
-                recent, block, new_ids = record(i, token, recent, block, new_ids)
+                recent, block = record(i, token, recent, block)
                 filled = tf.where(filled + 1 > context, refill, filled + 1)
-                return i + 1, filled, recent, self._last_logits(recent[:, context - filled:]), block, new_ids
+                return (i + 1, filled, recent, self._last_logits(recent[:, context - filled:]), block,
+                        new_ids.write(i // block_size, block))
 
             loop = tf.while_loop(lambda i, *_: i < max_new_tokens, recompute,
                                  (tf.constant(0), length, recent, self._last_logits(prompt), block, new_ids))
             return _collect(loop[-1], batch, max_new_tokens)
 
-        def decode(pick):
+        def decode(pick, xla):
             """The cached loop for one way of picking ids (the choice is made once, outside the
-            loop). Inner loop: one cached step per id while the cache has room; each outer
-            iteration starts by rebuilding a full cache from the last ``refill`` ids."""
+            loop). Each outer iteration rebuilds a full cache from the last ``refill`` ids, then
+            runs an inner loop of one cached step per id up to the end of the id block, of the
+            cache or of the ids asked for, then stores the block."""
 
-            def cached_step(i, filled, recent, logits, caches, block, new_ids):
-                token = pick(logits, i)
-                recent, block, new_ids = record(i, token, recent, block, new_ids)
-                caches, logits = self._step(token, filled, caches, weights)
-                return i + 1, filled + 1, recent, logits, caches, block, new_ids
+            def cached_steps(i, stop, filled, recent, logits, caches, block):
+                def cached_step(i, filled, recent, logits, caches, block):
+                    token = pick(logits, i)
+                    recent, block = record(i, token, recent, block)
+                    caches, logits = self._step(token, filled, caches, weights, xla)
+                    return i + 1, filled + 1, recent, logits, caches, block
+
+                return tf.while_loop(lambda i, *_: i < stop, cached_step, (i, filled, recent, logits, caches, block))
+
+            if xla:
+                cached_steps = tf.function(cached_steps, jit_compile=True)
 
             def rebuild(i, filled, recent, logits, caches, block, new_ids):
                 token = pick(logits, i)
-                recent, block, new_ids = record(i, token, recent, block, new_ids)
+                recent, block = record(i, token, recent, block)
                 caches, logits = self._prefill(recent[:, context - refill:])
-                return i + 1, tf.constant(refill), recent, logits, caches, block, new_ids
+                return i + 1, tf.constant(refill), recent, logits, caches, block, new_ids.write(i // block_size, block)
 
             def segment(*state):
-                state = tf.cond(state[1] >= context, lambda: rebuild(*state), lambda: state)
-                return tf.while_loop(lambda i, filled, *_: (i < max_new_tokens) & (filled < context),
-                                     cached_step, state)
+                i, filled, recent, logits, caches, block, new_ids = tf.cond(
+                    state[1] >= context, lambda: rebuild(*state), lambda: state)
+                # After a rebuild that ended the ids asked for, no step is left: stop == i.
+                stop = tf.minimum(tf.minimum(max_new_tokens, i + context - filled), (i // block_size + 1) * block_size)
+                i, filled, recent, logits, caches, block = cached_steps(i, stop, filled, recent, logits, caches, block)
+                return i, filled, recent, logits, caches, block, new_ids.write((i - 1) // block_size, block)
 
             caches, logits = self._prefill(prompt)
             # Weights are read once here, not at every step: inside the loop the layers see them as
@@ -342,14 +360,15 @@ class GPT(GenerativeModel):
             return _collect(loop[-1], batch, max_new_tokens)
 
         return tf.cond(temperature > 0,
-                       lambda: decode(lambda logits, i: _sample(logits, temperature, top_k, top_p, seed, i)),
-                       lambda: decode(lambda logits, i: _greedy(logits)))
+                       lambda: decode(lambda logits, i: _sample(logits, temperature, top_k, top_p, seed, i), False),
+                       lambda: decode(lambda logits, i: _greedy(logits), xla_greedy))
 
     def _compiled(self, use_cache):
         functions = self._compiled_generate.functions
         if use_cache not in functions:
-            functions[use_cache] = tf.function(lambda *args: self._generate_ids(*args, use_cache=use_cache),
-                                               input_signature=_GENERATE_SIGNATURE)
+            functions[use_cache] = tf.function(
+                lambda *args: self._generate_ids(*args, use_cache=use_cache, xla_greedy=True),
+                input_signature=_GENERATE_SIGNATURE)
         return functions[use_cache]
 
     def generate(self, prompt, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None,
